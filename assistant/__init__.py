@@ -1,0 +1,1 @@
+"""The terminal app, command line, sessions and edit history."""

@@ -1,0 +1,51 @@
+"""`draggan-assistant` entry point: subcommands live in `assistant.commands.<name>`.
+
+User mistakes (a bad path, a corrupt checkpoint, an out-of-range point) surface as one line on
+stderr and exit status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from stylegan2.errors import CheckpointError
+
+# Each module registers one subcommand; adding a command is adding a name here.
+COMMAND_MODULES = ["info", "sample"]
+
+# Exceptions whose message is meant for the user. Layers add theirs here as they appear.
+USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, FileNotFoundError, PermissionError,
+                                                IsADirectoryError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="draggan-assistant",
+        description="Edit StyleGAN2 images by dragging points, typed or spoken (DragGAN).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"assistant.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `draggan-assistant` subcommand; each exposes `register(subparsers)`."""

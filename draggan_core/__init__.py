@@ -1,0 +1,1 @@
+"""Drag optimisation, point tracking and GAN inversion on a StyleGAN2 generator."""

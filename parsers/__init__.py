@@ -1,0 +1,1 @@
+"""Speech, text and keypoints -> drag commands (handles, targets, mask)."""

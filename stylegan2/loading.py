@@ -1,0 +1,145 @@
+"""Read and write generator checkpoints without ever executing code from them.
+
+Formats: the project's `.safetensors` (+ JSON config, also stored in the header metadata),
+`torch.save` state dicts read with `weights_only=True`, and NVIDIA network pickles parsed by
+`nvidia_pickle` (a restricted unpickler). Every failure a user can cause is a CheckpointError
+with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from .config import GeneratorConfig
+from .errors import CheckpointError
+from .networks import Generator
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_MODEL = WEIGHTS_DIR / "celeba64.safetensors"
+CONFIG_METADATA_KEY = "generator_config"
+
+
+def default_model_path() -> Path:
+    """The embedded model, unless DRAGGAN_MODEL points elsewhere."""
+    env = os.environ.get("DRAGGAN_MODEL")
+    return Path(env).expanduser() if env else DEFAULT_MODEL
+
+
+def _sibling_config(path: Path) -> dict | None:
+    cfg_path = path.with_suffix(".json")
+    if not cfg_path.is_file():
+        return None
+    try:
+        data = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{cfg_path}: config is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{cfg_path}: config must be a JSON object")
+    return data.get("generator", data)
+
+
+def _read_safetensors(path: Path) -> tuple[dict | None, dict[str, torch.Tensor]]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable .safetensors file ({str(exc).splitlines()[0]})") from None
+    config = None
+    if CONFIG_METADATA_KEY in meta:
+        try:
+            config = json.loads(meta[CONFIG_METADATA_KEY])
+        except json.JSONDecodeError:
+            raise CheckpointError(f"{path}: generator config in the header is not valid JSON") from None
+    return config, tensors
+
+
+def _read_torch(path: Path) -> tuple[dict | None, dict[str, torch.Tensor]]:
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for bad bytes; all mean "unreadable" here
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable weights-only torch checkpoint ({first[:200]})") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a state dict, found {type(obj).__name__}")
+    config = obj.get("config") if isinstance(obj.get("config"), dict) else None
+    state = obj.get("state_dict", obj)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: expected a dict of tensors under 'state_dict'")
+    return config, state
+
+
+def read_checkpoint(path: str | Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+    """Config and generator state dict from any supported file, validated but not yet loaded."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        config, state = _read_safetensors(path)
+    elif suffix in (".pt", ".pth", ".ckpt"):
+        config, state = _read_torch(path)
+    elif suffix == ".pkl":
+        from .nvidia_pickle import read_network_pickle
+
+        config, state = read_network_pickle(path)
+    else:
+        raise CheckpointError(f"{path}: unknown checkpoint type {suffix or '(none)'}; "
+                              "expected .safetensors, .pt/.pth or an NVIDIA .pkl")
+    if config is None:
+        config = _sibling_config(path)
+    if config is None:
+        raise CheckpointError(f"{path}: no generator config found (put it in {path.with_suffix('.json').name})")
+    return GeneratorConfig.from_dict(config), state
+
+
+def _check_state(path: Path, G: Generator, state: dict[str, torch.Tensor]) -> None:
+    expected = G.state_dict()
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+             if k in state and state[k].shape != v.shape]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if extra:
+        problems.append(f"{len(extra)} unexpected (e.g. {extra[0]})")
+    if wrong:
+        problems.append(f"{len(wrong)} of the wrong shape (e.g. {wrong[0]})")
+    if problems:
+        raise CheckpointError(f"{path}: weights do not fit the config: " + "; ".join(problems))
+
+
+def load_generator(path: str | Path | None = None, device: str | torch.device = "cpu") -> Generator:
+    """A ready generator in eval mode with frozen weights; `None` loads the embedded default."""
+    path = Path(path).expanduser() if path is not None else default_model_path()
+    if path == DEFAULT_MODEL and not path.exists():
+        raise CheckpointError(f"the embedded model {path.name} is missing from this install")
+    config, state = read_checkpoint(path)
+    G = Generator(config)
+    _check_state(path, G, state)
+    G.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})
+    G.source_path = str(path)
+    return G.eval().requires_grad_(False).to(device)
+
+
+def save_generator(G: Generator, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:
+    """Write `.safetensors` with the config in its header and a readable JSON copy beside it."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config_json = json.dumps(G.config.to_dict(), indent=1)
+    meta = {CONFIG_METADATA_KEY: config_json, **(extra_metadata or {})}
+    save_file({k: v.detach().contiguous().cpu() for k, v in G.state_dict().items()}, str(path), metadata=meta)
+    path.with_suffix(".json").write_text(config_json + "\n")
+    return path

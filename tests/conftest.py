@@ -1,0 +1,50 @@
+"""Shared fixtures: the official parity generator and a tiny random generator for speed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from stylegan2 import Generator, GeneratorConfig
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture(scope="session")
+def parity_config() -> dict:
+    return json.loads((FIXTURES / "config.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def parity_generator(parity_config) -> Generator:
+    """The 256-px random-weight generator the official code produced the fixtures with."""
+    G = Generator(GeneratorConfig.from_dict(parity_config["init_kwargs"]))
+    G.load_state_dict(load_file(str(FIXTURES / "generator.safetensors")))
+    return G.eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="session")
+def parity_cases() -> dict[str, torch.Tensor]:
+    return load_file(str(FIXTURES / "cases.safetensors"))
+
+
+def tiny_generator(resolution: int = 32, seed: int = 0) -> Generator:
+    """A few-thousand-parameter generator: fast enough for UI and session tests."""
+    torch.manual_seed(seed)
+    cfg = GeneratorConfig.from_dict({"z_dim": 16, "w_dim": 16, "img_resolution": resolution,
+                                     "mapping_kwargs": {"num_layers": 2},
+                                     "synthesis_kwargs": {"channel_base": 256, "channel_max": 16}})
+    G = Generator(cfg)
+    return G.eval().requires_grad_(False)
+
+
+@pytest.fixture()
+def tiny_G() -> Generator:
+    return tiny_generator()

@@ -1,0 +1,105 @@
+"""The project's own formats load; every user mistake is one clear CheckpointError line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from assistant.cli import main
+from stylegan2 import CheckpointError, load_generator, read_checkpoint, save_generator
+from tests.conftest import tiny_generator
+
+
+def test_safetensors_roundtrip(tmp_path, parity_generator):
+    path = save_generator(parity_generator, tmp_path / "g.safetensors")
+    assert json.loads(path.with_suffix(".json").read_text())["img_resolution"] == 256
+    G = load_generator(path)
+    for k, v in parity_generator.state_dict().items():
+        assert torch.equal(G.state_dict()[k], v)
+    assert not any(p.requires_grad for p in G.parameters())
+
+
+def test_config_from_sibling_json_when_header_has_none(tmp_path):
+    from safetensors.torch import save_file
+
+    G = tiny_generator()
+    save_file(G.state_dict(), str(tmp_path / "g.safetensors"))
+    (tmp_path / "g.json").write_text(json.dumps(G.config.to_dict()))
+    assert load_generator(tmp_path / "g.safetensors").img_resolution == 32
+
+
+def test_torch_weights_only_state_dict(tmp_path):
+    G = tiny_generator()
+    torch.save({"config": G.config.to_dict(), "state_dict": G.state_dict()}, tmp_path / "g.pt")
+    assert load_generator(tmp_path / "g.pt").num_ws == G.num_ws
+
+
+def test_torch_file_with_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"config": {}, "state_dict": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="weights-only"):
+        read_checkpoint(tmp_path / "evil.pt")
+
+
+@pytest.mark.parametrize("make,pattern", [
+    (lambda p: None, "no such file"),
+    (lambda p: p.write_bytes(b""), "not a readable"),
+    (lambda p: p.write_bytes(bytes(range(256)) * 40), "not a readable"),
+])
+def test_missing_empty_random_files(tmp_path, make, pattern):
+    path = tmp_path / "g.safetensors"
+    make(path)
+    with pytest.raises(CheckpointError, match=pattern):
+        load_generator(path)
+
+
+def test_truncated_safetensors(tmp_path):
+    path = save_generator(tiny_generator(), tmp_path / "g.safetensors")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_generator(path)
+
+
+def test_shape_mismatch_and_unknown_suffix(tmp_path):
+    from safetensors.torch import save_file
+
+    G = tiny_generator()
+    state = dict(G.state_dict())
+    state["synthesis.b4.const"] = torch.zeros(3, 4, 4)
+    del state["mapping.fc0.bias"]
+    save_file(state, str(tmp_path / "g.safetensors"), metadata={"generator_config": json.dumps(G.config.to_dict())})
+    with pytest.raises(CheckpointError, match="1 missing.*wrong shape"):
+        load_generator(tmp_path / "g.safetensors")
+    (tmp_path / "g.onnx").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="unknown checkpoint type"):
+        load_generator(tmp_path / "g.onnx")
+
+
+def test_cli_reports_errors_in_one_line(tmp_path, capsys):
+    (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 64)
+    assert main(["info", str(tmp_path / "bad.safetensors")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
+
+
+def test_cli_info_and_sample(tmp_path, capsys):
+    path = save_generator(tiny_generator(), tmp_path / "g.safetensors")
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["resolution"] == 32 and info["num_ws"] == 8 and len(info["blocks"]) == 4
+    assert main(["sample", str(path), "--seed", "3", "-o", str(tmp_path / "one.png")]) == 0
+    assert (tmp_path / "one.png").is_file()
+    assert main(["sample", str(path), "--seeds", "0-4", "-o", str(tmp_path / "many.npz")]) == 0
+    import numpy as np
+
+    arr = np.load(tmp_path / "many.npz")["images"]
+    assert arr.shape == (5, 32, 32, 3) and arr.dtype == np.uint8
+    assert main(["sample", str(path), "--seeds", "0,2", "--mix-seed", "9", "--psi", "1",
+                 "-o", str(tmp_path / "dir")]) == 0
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["seed00000.png", "seed00002.png"]

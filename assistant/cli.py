@@ -10,14 +10,15 @@ import argparse
 import importlib
 import sys
 
+from draggan_core.errors import DragInputError
 from stylegan2.errors import CheckpointError
 
 # Each module registers one subcommand; adding a command is adding a name here.
 COMMAND_MODULES = ["info", "sample"]
 
 # Exceptions whose message is meant for the user. Layers add theirs here as they appear.
-USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, FileNotFoundError, PermissionError,
-                                                IsADirectoryError)
+USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DragInputError, FileNotFoundError,
+                                                PermissionError, IsADirectoryError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,106 @@
+"""Drag hyper-parameters and how they scale with the image resolution.
+
+The official renderer expresses its radii for a 512-px image and scales them with
+`round(r / 512 * h)`; at 64 px that rounds the motion radius to 0 (an empty loss), hence the
+minimum radii here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from .errors import DragInputError
+
+OFFICIAL_FEATURE_BLOCK = 5
+
+
+@dataclass(frozen=True)
+class DragRadii:
+    """Radii in image pixels for one resolution."""
+
+    motion: int
+    tracking: int
+    stop: float
+
+
+@dataclass(frozen=True)
+class DragConfig:
+    """Everything that changes the result of a drag.
+
+    Radii `r1` (motion supervision) and `r2` (tracking) are given for a 512-px image, as in the
+    paper and the official code, and scaled to the generator's resolution.
+    """
+
+    lr: float = 2e-3
+    r1: float = 3.0
+    r2: float = 12.0
+    min_motion_radius: int = 2
+    min_tracking_radius: int = 3
+    stop_distance: float | None = None
+    feature_block: int | None = None
+    w_plus: bool = True
+    num_optimized_layers: int = 6
+    lambda_mask: float = 20.0
+    max_steps: int = 300
+    linspace_grid: bool = False
+    local_features: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise DragInputError(f"the step size (lr) must be a positive number, got {self.lr}")
+        if self.r1 <= 0 or self.r2 <= 0:
+            raise DragInputError("the radii r1 and r2 must be positive")
+        if self.min_motion_radius < 1 or self.min_tracking_radius < 1:
+            raise DragInputError("the minimum radii must be at least 1 pixel")
+        if self.num_optimized_layers < 1:
+            raise DragInputError("at least one latent layer must be optimised")
+        if self.max_steps < 1:
+            raise DragInputError(f"the step budget must be at least 1, got {self.max_steps}")
+        if self.lambda_mask < 0:
+            raise DragInputError("the mask weight lambda_mask must not be negative")
+
+    @classmethod
+    def official(cls, **overrides: Any) -> "DragConfig":
+        """The official DragGAN renderer's behaviour (the parity setting): lr 1e-3, the
+        `linspace(0, h, h)` motion-disk grid, feature block 5, lambda 20, no step limit to speak of."""
+        base = cls(lr=1e-3, linspace_grid=True, feature_block=OFFICIAL_FEATURE_BLOCK, max_steps=10_000)
+        return replace(base, **overrides)
+
+    def with_overrides(self, **overrides: Any) -> "DragConfig":
+        unknown = set(overrides) - {f.name for f in fields(self)}
+        if unknown:
+            raise DragInputError(f"unknown drag setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DragConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def radii(self, resolution: int) -> DragRadii:
+        """Pixel radii at this resolution: the official scaling with Python's round (half to even),
+        then the minimums; the stop distance is the official max(2/512*h, 2) unless set."""
+        motion = max(round(self.r1 / 512 * resolution), self.min_motion_radius)
+        tracking = max(round(self.r2 / 512 * resolution), self.min_tracking_radius)
+        stop = self.stop_distance if self.stop_distance is not None else max(2 / 512 * resolution, 2.0)
+        return DragRadii(motion=motion, tracking=tracking, stop=float(stop))
+
+    def block_index(self, num_blocks: int) -> int:
+        """The synthesis block whose features drive the drag (b4 is block 0)."""
+        block = self.feature_block if self.feature_block is not None else default_feature_block(num_blocks)
+        if not 0 <= block < num_blocks:
+            raise DragInputError(f"feature_block must be in 0..{num_blocks - 1} for this generator, got {block}")
+        return block
+
+
+def default_feature_block(num_blocks: int) -> int:
+    """Official block 5 (the 128-px block) where the generator has it with at least one block
+    after it; smaller generators use their half-resolution block (see docs/drag-core.md)."""
+    if num_blocks > OFFICIAL_FEATURE_BLOCK + 1:
+        return OFFICIAL_FEATURE_BLOCK
+    return max(num_blocks - 2, 0)

@@ -1,0 +1,77 @@
+"""Block features at image resolution, computed only where the drag looks at them.
+
+The official renderer synthesises the whole image, then resizes the chosen block's feature map
+to the image size and samples it. The loss and the tracking touch only windows around the
+handles, so the session computes (a) the block's map only (`until_block`, no RGB, no later
+blocks) and (b) the bilinear resize only on those windows, from the low-resolution map, with
+the same weights `F.interpolate(mode="bilinear", align_corners=False)` uses.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from stylegan2 import Generator
+
+from .patch import FeaturePatch
+
+
+def resize_matrix(out_index: torch.Tensor, in_size: int, out_size: int) -> torch.Tensor:
+    """(len(out_index), in_size) weights of bilinear resizing (align_corners=False) from `in_size`
+    to `out_size` samples, for the output samples listed; rows for indices outside the output
+    are zero (the zero padding of `grid_sample`)."""
+    scale = in_size / out_size
+    idx = out_index.to(torch.float32)
+    src = (scale * (idx + 0.5) - 0.5).clamp(min=0)
+    i0 = src.floor().long().clamp(max=in_size - 1)
+    i1 = torch.where(i0 < in_size - 1, i0 + 1, i0)
+    frac = src - i0.to(torch.float32)
+    m = torch.zeros(len(out_index), in_size)
+    rows = torch.arange(len(out_index))
+    m.index_put_((rows, i1), frac, accumulate=True)
+    m.index_put_((rows, i0), 1 - frac, accumulate=True)
+    inside = ((out_index >= 0) & (out_index < out_size)).to(torch.float32)
+    return m * inside[:, None]
+
+
+def resize_window(low: torch.Tensor, top: int, left: int, height: int, width: int,
+                  image_height: int, image_width: int) -> torch.Tensor:
+    """Image-resolution features (C, height, width) of the window starting at (top, left), from the
+    block's low-resolution map `low` (C, h, w)."""
+    my = resize_matrix(torch.arange(top, top + height), low.shape[-2], image_height)
+    mx = resize_matrix(torch.arange(left, left + width), low.shape[-1], image_width)
+    return torch.einsum("yi,cij,xj->cyx", my, low, mx)
+
+
+def resize_full(low: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The official full resize, (1, C, H, W)."""
+    if low.shape[-2:] == (height, width):
+        return low
+    return F.interpolate(low, [height, width], mode="bilinear", align_corners=False)
+
+
+class BlockFeatures:
+    """Features of one synthesis block for a generator, full or windowed."""
+
+    def __init__(self, G: Generator, block: int):
+        self.G = G
+        self.block = block
+        self.height = self.width = G.img_resolution
+
+    def low(self, ws: torch.Tensor) -> torch.Tensor:
+        """The block's own map (1, C, r, r), nothing after it computed."""
+        return self.G.synthesis(ws, noise_mode="const", until_block=self.block)
+
+    def full_patch(self, low: torch.Tensor) -> FeaturePatch:
+        values = resize_full(low, self.height, self.width)[0]
+        return FeaturePatch(values, 0, 0, self.height, self.width)
+
+    def window_patch(self, low: torch.Tensor, center: tuple[int, int], half: int) -> FeaturePatch:
+        """Resized features of the square window of half-size `half` around `center` (x, y),
+        clipped to the image."""
+        x, y = center
+        top, bottom = max(y - half, 0), min(y + half + 1, self.height)
+        left, right = max(x - half, 0), min(x + half + 1, self.width)
+        values = resize_window(low[0], top, left, bottom - top, right - left, self.height, self.width)
+        return FeaturePatch(values, top, left, self.height, self.width)

@@ -87,6 +87,13 @@ class GeneratorConfig:
                 synthesis[key] = d.pop(key)
         for key in ("channels_last", "fp16_channels_last", "fused_modconv_default"):
             synthesis.pop(key, None)
+        # Pickles converted from TensorFlow by NVIDIA's legacy.py (e.g. DragGAN's lions) also
+        # record settings every official G shares; accept them at the values implemented here.
+        for key, implemented in (("resample_filter", [1, 3, 3, 1]), ("use_noise", True), ("activation", "lrelu")):
+            for section in (d, synthesis):
+                value = section.pop(key, implemented)
+                if (list(value) if isinstance(value, (list, tuple)) else value) != implemented:
+                    raise CheckpointError(f"unsupported synthesis setting {key}={value!r} (only {implemented!r})")
         unknown = {
             "generator": set(d) - top,
             "mapping": set(mapping) - {f.name for f in fields(MappingConfig)},

@@ -1,0 +1,249 @@
+"""NVIDIA network pickles: the genuine official file loads bit-exactly, and no pickle runs code.
+
+Hostile pickles are written here in the official persistence format. Where plain `pickle.loads`
+would run their payload, the test shows that first, so a passing refusal is not a vacuous one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import subprocess
+import sys
+import types
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from assistant.cli import main
+from stylegan2 import CheckpointError, GeneratorConfig, load_generator
+from stylegan2.nvidia_pickle import read_network_pickle
+from tests.conftest import SHARED
+
+PICKLE_DIR = SHARED / "fixtures" / "nvidia_pickle_small"
+GENUINE = PICKLE_DIR / "network-snapshot.pkl"
+needs_genuine = pytest.mark.skipif(not GENUINE.is_file(), reason=f"{GENUINE} is not present")
+
+
+class Call:
+    """Pickles as `fn(*args)`: writes any global call into a pickle, as an attacker would."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+@pytest.fixture()
+def reconstruct(monkeypatch):
+    """An importable dummy `torch_utils.persistence._reconstruct_persistent_obj`, so pickles in the
+    official format can be written without NVIDIA's code (writing never calls it)."""
+    package, module = types.ModuleType("torch_utils"), types.ModuleType("torch_utils.persistence")
+
+    def _reconstruct_persistent_obj(meta):
+        raise AssertionError("only referenced, never called")
+
+    _reconstruct_persistent_obj.__module__ = module.__name__
+    _reconstruct_persistent_obj.__qualname__ = _reconstruct_persistent_obj.__name__
+    module._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    package.persistence = module
+    monkeypatch.setitem(sys.modules, "torch_utils", package)
+    monkeypatch.setitem(sys.modules, "torch_utils.persistence", module)
+    return _reconstruct_persistent_obj
+
+
+def network(reconstruct, class_name, params=(), buffers=(), modules=(), module_src="", **attrs):
+    """A module as an older torch wrote it: OrderedDicts, no hook dicts."""
+    state = {"training": False, "_parameters": OrderedDict(params), "_buffers": OrderedDict(buffers),
+             "_modules": OrderedDict(modules), **attrs}
+    meta = {"type": "class", "version": 6, "module_src": module_src, "class_name": class_name, "state": state}
+    return Call(reconstruct, meta)
+
+
+def param(t: torch.Tensor) -> torch.nn.Parameter:
+    return torch.nn.Parameter(t, requires_grad=False)
+
+
+def legacy_storage_stream(payload) -> bytes:
+    """torch.save's legacy stream with `payload` where the storage's persistent-id pickle goes
+    (protocol 2, as torch writes it, spells builtins `__builtin__`)."""
+    return b"".join(pickle.dumps(part, protocol=2) for part in
+                    (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, payload, []))
+
+
+def write(tmp_path, obj, name="net.pkl"):
+    path = tmp_path / name
+    path.write_bytes(pickle.dumps(obj, protocol=4))
+    return path
+
+
+# --- the genuine official pickle -------------------------------------------------------------
+
+@needs_genuine
+def test_genuine_pickle_matches_expected_tensors_and_kwargs():
+    kwargs, state = read_network_pickle(GENUINE)
+    expected = load_file(str(PICKLE_DIR / "expected.safetensors"))
+    meta = json.loads((PICKLE_DIR / "expected.json").read_text())
+    assert kwargs == meta["G_ema"]["init_kwargs"]
+    assert list(state) == meta["G_ema"]["state_dict_keys"]
+    for name, tensor in expected.items():
+        assert state[name].dtype == torch.float32 and torch.equal(state[name], tensor), name
+
+
+@needs_genuine
+def test_genuine_pickle_renders_the_official_image(parity_cases):
+    G = load_generator(GENUINE)
+    with torch.no_grad():
+        ws = G.mapping(parity_cases["seed_0.z"], None, truncation_psi=0.7)
+        img = G.synthesis(ws, noise_mode="const")
+    assert (ws - parity_cases["seed_0.ws"]).abs().max() < 1e-5
+    assert (img - parity_cases["seed_0.img"]).abs().max() < 1e-4
+
+
+@needs_genuine
+def test_genuine_pickle_discriminator():
+    kwargs, state = read_network_pickle(GENUINE, network="D")
+    assert kwargs == json.loads((PICKLE_DIR / "expected.json").read_text())["D"]["init_kwargs"]
+    assert state["b256.fromrgb.weight"].shape == (8, 3, 1, 1)
+    assert state["b4.fc.weight"].shape == (64, 1024) and state["b4.out.weight"].shape == (1, 64)
+    assert not any(name.startswith(("mapping.", "synthesis.")) for name in state)
+
+
+@needs_genuine
+def test_cli_info_reads_genuine_pickle(capsys):
+    assert main(["info", str(GENUINE)]) == 0
+    out = capsys.readouterr().out
+    assert "resolution 256x256" in out and "num_ws 14" in out
+
+
+@needs_genuine
+@pytest.mark.parametrize("cut", [1, 2, 60, 30_000, 46_000, 3_000_000, -1])
+def test_truncated_genuine_pickle(tmp_path, cut):
+    data = GENUINE.read_bytes()
+    path = tmp_path / "cut.pkl"
+    path.write_bytes(data[:cut])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        read_network_pickle(path)
+
+
+# --- hostile pickles -------------------------------------------------------------------------
+
+def run_marker(marker) -> str:
+    return f"open({str(marker)!r}, 'w').close()"
+
+
+@pytest.mark.parametrize("make_payload,global_name", [
+    (lambda m: Call(exec, run_marker(m)), "builtins.exec"),
+    (lambda m: Call(os.system, f"touch {m}"), f"{os.system.__module__}.system"),
+    (lambda m: Call(subprocess.call, ["touch", str(m)]), "subprocess.call"),
+])
+def test_forbidden_global_is_refused_before_it_runs(tmp_path, reconstruct, make_payload, global_name):
+    marker = tmp_path / "marker"
+    at_top = write(tmp_path, {"G_ema": make_payload(marker)}, "top.pkl")
+    nested = write(tmp_path, {"G_ema": network(reconstruct, "Generator", params={"w": make_payload(marker)})})
+    pickle.loads(at_top.read_bytes())
+    assert marker.exists(), "the payload is real: plain pickle runs it"
+    marker.unlink()
+    for path in (at_top, nested):
+        with pytest.raises(CheckpointError, match=f"refused global '{global_name}' in {path.name}: .*holds code"):
+            read_network_pickle(path)
+    assert not marker.exists()
+
+
+def test_forbidden_global_inside_storage_bytes_is_refused(tmp_path, reconstruct):
+    marker = tmp_path / "marker"
+    stream = legacy_storage_stream(Call(exec, run_marker(marker)))
+    storage = Call(torch.storage._load_from_bytes, stream)
+    tensor = Call(torch._utils._rebuild_tensor_v2, storage, 0, (1,), (1,), False, OrderedDict())
+    path = write(tmp_path, {"G_ema": network(reconstruct, "Generator", buffers={"b": tensor})})
+    with contextlib.suppress(Exception):
+        pickle.loads(path.read_bytes())
+    assert marker.exists(), "the payload is real: plain pickle runs it"
+    marker.unlink()
+    with pytest.raises(CheckpointError, match=r"refused global '__builtin__.exec' in net.pkl \(inside a tensor storage\)"):
+        read_network_pickle(path)
+    assert not marker.exists()
+
+
+def test_module_src_is_never_executed(tmp_path, reconstruct):
+    marker = tmp_path / "marker"
+    weight = torch.randn(3, 4)
+    src = f"{run_marker(marker)}\nclass Generator:\n    pass\n"
+    path = write(tmp_path, {"G_ema": network(reconstruct, "Generator", params={"weight": param(weight)},
+                                             module_src=src)})
+    _, state = read_network_pickle(path)
+    assert torch.equal(state["weight"], weight)
+    assert not marker.exists()
+
+
+# --- format coverage and malformed files ------------------------------------------------------
+
+def test_storage_types_positional_args_and_numpy_scalars(tmp_path, reconstruct):
+    buffers = {"half": torch.randn(5).half(), "double": torch.randn(2, 3, dtype=torch.float64),
+               "bf16": torch.randn(4).bfloat16(), "long": torch.arange(6).view(2, 3).t(),
+               "int": torch.arange(3, dtype=torch.int32), "byte": torch.arange(4, dtype=torch.uint8),
+               "bool": torch.tensor([True, False, True]), "gone": torch.ones(2), "absent": None}
+    child = network(reconstruct, "FullyConnectedLayer", params={"weight": param(torch.randn(2, 2)), "bias": None},
+                    weight_gain=np.float64(0.25), act_gain=np.float32(1.5))
+    root = network(reconstruct, "Generator", buffers=buffers, modules={"fc0": child, "none": None},
+                   _non_persistent_buffers_set={"gone"}, _init_args=(64, 0, 64, 32, 3),
+                   _init_kwargs={"mapping_kwargs": {"num_layers": 2}, "synthesis_kwargs": {}})
+    kwargs, state = read_network_pickle(write(tmp_path, {"G": root, "G_ema": root}))
+    assert kwargs == {"z_dim": 64, "c_dim": 0, "w_dim": 64, "img_resolution": 32, "img_channels": 3,
+                      "mapping_kwargs": {"num_layers": 2}, "synthesis_kwargs": {}}
+    assert list(state) == ["half", "double", "bf16", "long", "int", "byte", "bool", "fc0.weight"]
+    for name in ("half", "double", "bf16"):
+        assert state[name].dtype == torch.float32 and torch.equal(state[name], buffers[name].float())
+    for name in ("long", "int", "byte", "bool"):
+        assert state[name].dtype == buffers[name].dtype and torch.equal(state[name], buffers[name])
+
+
+@pytest.mark.parametrize("size,stride", [((1000,), (1,)), ((10**6, 10**6), (0, 0)), ((2, 2), (4, 1))])
+def test_tensor_outside_its_storage_is_refused(tmp_path, reconstruct, size, stride):
+    storage = torch.zeros(4)._typed_storage()
+    tensor = Call(torch._utils._rebuild_tensor_v2, storage, 0, size, stride, False, OrderedDict())
+    path = write(tmp_path, {"G_ema": network(reconstruct, "Generator", buffers={"b": tensor})})
+    with pytest.raises(CheckpointError, match="does not fit its storage"):
+        read_network_pickle(path)
+
+
+def test_missing_empty_and_random_files(tmp_path):
+    with pytest.raises(CheckpointError, match="no such file"):
+        read_network_pickle(tmp_path / "nothing.pkl")
+    (tmp_path / "empty.pkl").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty file"):
+        read_network_pickle(tmp_path / "empty.pkl")
+    rng = np.random.default_rng(0)
+    for i, head in enumerate((b"", b"\x80\x04\x95")):
+        path = tmp_path / f"random{i}.pkl"
+        path.write_bytes(head + rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+        with pytest.raises(CheckpointError, match="truncated or corrupt|refused global"):
+            read_network_pickle(path)
+
+
+def test_pickles_that_hold_no_network(tmp_path, reconstruct):
+    with pytest.raises(CheckpointError, match="not an NVIDIA network pickle .*list"):
+        read_network_pickle(write(tmp_path, [1, 2, 3]))
+    with pytest.raises(CheckpointError, match="not an NVIDIA network pickle .*dict"):
+        read_network_pickle(write(tmp_path, {"G_ema": {"weight": 1}}))
+    only_d = write(tmp_path, {"D": network(reconstruct, "Discriminator"), "G_ema": None})
+    with pytest.raises(CheckpointError, match=r"no network 'G_ema' in this pickle \(it has: D\)"):
+        read_network_pickle(only_d)
+
+
+def test_config_accepts_kwargs_of_tf_converted_pickles():
+    """NVIDIA's legacy.py (which made DragGAN's lions pickle) records three fixed synthesis
+    settings, nested (stylegan2-ada) or flattened (stylegan3)."""
+    fixed = {"resample_filter": [1, 3, 3, 1], "use_noise": True, "activation": "lrelu"}
+    base = {"z_dim": 64, "w_dim": 64, "img_resolution": 32, "mapping_kwargs": {"num_layers": 2}}
+    nested = GeneratorConfig.from_dict({**base, "synthesis_kwargs": {"channel_base": 512, **fixed}})
+    flat = GeneratorConfig.from_dict({**base, "channel_base": 512, **fixed})
+    assert nested == flat and nested.synthesis.channel_base == 512
+    with pytest.raises(CheckpointError, match="use_noise=False"):
+        GeneratorConfig.from_dict({**base, **fixed, "use_noise": False})

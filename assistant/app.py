@@ -1,0 +1,440 @@
+"""The terminal app: preview with points, command line, history, progress, voice, autosave.
+
+Everything slow (model load, parsing with models, drags, recording, transcription) runs in
+thread workers; they talk back through messages (`post_message` is thread-safe) or
+`call_from_thread`, so typing, clicking and the cancel key stay live during a drag.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Static
+
+from assistant.editor import Editor, Outcome
+from assistant.screens.help import HelpScreen
+from assistant.session_store import SessionStore
+from assistant.widgets.command_input import CommandInput
+from assistant.widgets.history import HistoryEntry, HistoryPanel
+from assistant.widgets.preview import ImagePreview
+from assistant.widgets.status import StatusLine
+from stylegan2.imaging import to_uint8
+
+PREVIEW_EVERY_S = 0.25
+PROGRESS_EVERY_S = 0.1
+LEVEL_FLOOR_DB = -60.0
+
+
+@dataclass
+class AppOptions:
+    """What the command line chose: a model and seed, or a session to resume."""
+
+    model: str | None = None
+    seed: int | None = None
+    psi: float = 0.7
+    resume: bool = False
+    session: str | None = None
+    keep_session: bool = True
+
+
+class DragProgress(Message):
+    """A drag step, sent from the worker thread (at most every PROGRESS_EVERY_S, previews less often)."""
+
+    def __init__(self, step: int, max_steps: int, distance: float | None, rate: float | None,
+                 points: list, image: np.ndarray | None) -> None:
+        super().__init__()
+        self.step, self.max_steps, self.distance, self.rate = step, max_steps, distance, rate
+        self.points, self.image = points, image
+
+
+class VoiceLevel(Message):
+    def __init__(self, db: float) -> None:
+        super().__init__()
+        self.db = db
+
+
+def level_bar(db: float, width: int = 20) -> str:
+    """A text meter for a level in dBFS: empty at LEVEL_FLOOR_DB, full at 0."""
+    frac = min(max((db - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB, 0.0), 1.0)
+    n = int(round(frac * width))
+    return "\u2588" * n + "\u2591" * (width - n)
+
+
+class DragAssistantApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "draggan-assistant"
+
+    BINDINGS = [
+        Binding("f1", "help", "help", priority=True),
+        Binding("ctrl+g", "drag_points", "drag points", priority=True),
+        Binding("ctrl+l", "clear_points", "clear points", priority=True),
+        Binding("escape", "cancel", "cancel drag", priority=True),
+        Binding("ctrl+z", "undo", "undo", priority=True),
+        Binding("ctrl+y", "redo", "redo", priority=True),
+        Binding("ctrl+t", "talk", "talk", priority=True),
+        Binding("ctrl+s", "save", "save", priority=True),
+        Binding("ctrl+q", "quit", "quit", priority=True),
+    ]
+
+    def __init__(self, options: AppOptions | None = None, editor: Editor | None = None) -> None:
+        super().__init__()
+        self.options = options or AppOptions()
+        self.editor: Editor | None = editor
+        self.busy = False
+        self.cancel_event = threading.Event()
+        self.talk_stop: threading.Event | None = None
+        self.ready = threading.Event()
+        self.last_outcome: Outcome | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield ImagePreview(id="preview")
+            with Vertical(id="side"):
+                yield HistoryPanel(id="history")
+        yield Static("", id="voice")
+        yield StatusLine("loading the model...", id="status")
+        yield CommandInput(id="command", placeholder="say or type: open the mouth · drag 20,30 to 28,30 · "
+                                                     "undo · help (F1)")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#preview").border_title = "picture"
+        self.query_one("#side").border_title = "history"
+        self.query_one(CommandInput).focus()
+        if self.editor is not None:
+            self.call_after_refresh(self._editor_ready)
+        else:
+            self.load_editor()
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_editor(self) -> None:
+        opts = self.options
+        try:
+            if opts.resume:
+                editor = Editor.resume(SessionStore.open(opts.session), model=opts.model)
+            else:
+                editor = Editor.open(opts.model, opts.seed, opts.psi, keep_session=opts.keep_session)
+        except Exception as exc:  # shown to the user; the app stays open so the message can be read
+            self.call_from_thread(self._status, f"could not start: {exc}", True)
+            return
+        self.editor = editor
+        self.call_from_thread(self._editor_ready)
+
+    async def _editor_ready(self) -> None:
+        editor = self.editor
+        assert editor is not None
+        self.sub_title = f"seed {editor.seed}" + (f" · session {editor.store.id}" if editor.store else "")
+        await self._refresh_state()
+        w, h = editor.resolution
+        self._status(f"ready: {w}x{h} picture, seed {editor.seed}. Type a command, click points, or F1 for help.")
+        self.ready.set()
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _status(self, message: str, error: bool = False) -> None:
+        self.query_one(StatusLine).say(message, error=error)
+
+    def _show_pending(self) -> None:
+        assert self.editor is not None
+        p = self.editor.pending
+        self.query_one(ImagePreview).show(handles=p.handles, targets=p.targets, tracked=[])
+
+    async def _refresh_state(self) -> None:
+        """Preview and history from the editor's current state."""
+        editor = self.editor
+        assert editor is not None
+        p = editor.pending
+        self.query_one(ImagePreview).show(editor.image(), handles=p.handles, targets=p.targets, tracked=[],
+                                          mask=None)
+        entries, current = history_entries(editor)
+        await self.query_one(HistoryPanel).set_entries(entries, current)
+
+    def _can_edit(self) -> bool:
+        if self.editor is None:
+            self._status("still loading the model...", True)
+            return False
+        if self.busy:
+            self._status("a drag is running: wait for it or press Esc to cancel", True)
+            return False
+        return True
+
+    # -- commands ----------------------------------------------------------------------------------
+
+    @on(CommandInput.Submitted, "#command")
+    def command_submitted(self, event: CommandInput.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        box = self.query_one(CommandInput)
+        box.remember(text)
+        box.value = ""
+        if self.editor is None:
+            self._status("still loading the model...", True)
+            return
+        self.parse_command(text)
+
+    @work(thread=True, group="parse")
+    def parse_command(self, text: str) -> None:
+        assert self.editor is not None
+        command = self.editor.parse(text)
+        self.call_from_thread(self.dispatch, command, text)
+
+    def dispatch(self, command, text: str) -> None:
+        """Commands about the app itself act at once; the rest go to the editor in a worker."""
+        kind = command.command
+        if kind == "help":
+            self.action_help()
+        elif kind == "quit":
+            self.exit()
+        elif kind == "history":
+            self.query_one(HistoryPanel).focus()
+            self._status("history: Up/Down to choose, Enter to show that state, Tab back to the command line")
+        elif kind == "cancel":
+            self.action_cancel()
+        elif kind == "unknown":
+            self._status(command.message or "not understood; F1 for help", True)
+        elif kind == "points":
+            assert self.editor is not None
+            outcome = self.editor.apply(command, text=text)
+            self._show_pending()
+            self._status(outcome.message, outcome.error)
+        elif self._can_edit():
+            if kind == "drag":
+                self.query_one(ImagePreview).show(handles=command.handles, targets=command.targets, tracked=[])
+            self.busy = True
+            self.apply_command(command, text)
+
+    @work(thread=True, exclusive=True, group="edit")
+    def apply_command(self, command, text: str) -> None:
+        assert self.editor is not None
+        self.cancel_event.clear()
+        try:
+            outcome = self.editor.apply(command, text=text, progress=self._progress_callback(),
+                                        cancel=self.cancel_event, preview_every=PREVIEW_EVERY_S)
+        except Exception as exc:
+            outcome = Outcome(command.command, f"{command.command} failed: {exc}", error=True)
+        self.call_from_thread(self._finish, outcome)
+
+    @work(thread=True, exclusive=True, group="edit")
+    def drag_pending(self) -> None:
+        assert self.editor is not None
+        self.cancel_event.clear()
+        outcome = self.editor.drag_pending(progress=self._progress_callback(), cancel=self.cancel_event,
+                                           preview_every=PREVIEW_EVERY_S)
+        self.call_from_thread(self._finish, outcome)
+
+    def _progress_callback(self):
+        """Called by the drag in the worker thread each step; posts at a steady, modest rate."""
+        assert self.editor is not None
+        max_steps = self.editor.config.max_steps
+        start = time.monotonic()
+        last = [0.0]
+
+        def progress(result) -> None:
+            now = time.monotonic()
+            if result.image is None and not result.done and now - last[0] < PROGRESS_EVERY_S:
+                return
+            last[0] = now
+            distances = list(result.distances) if result.distances is not None else []
+            distance = max(distances) if distances else None
+            rate = (result.step + 1) / (now - start) if now > start else None
+            image = to_uint8(result.image)[0] if result.image is not None else None
+            self.post_message(DragProgress(result.step + 1, max_steps, distance, rate,
+                                           [tuple(p) for p in result.points], image))
+
+        return progress
+
+    def on_drag_progress(self, message: DragProgress) -> None:
+        self.query_one(StatusLine).progress(message.step, message.max_steps, message.distance, message.rate)
+        self.query_one(ImagePreview).show(message.image, tracked=message.points)
+
+    async def _finish(self, outcome: Outcome) -> None:
+        self.busy = False
+        self.last_outcome = outcome
+        await self._refresh_state()
+        self._status(outcome.message, outcome.error)
+
+    # -- mouse -------------------------------------------------------------------------------------
+
+    @on(ImagePreview.Clicked)
+    def point_clicked(self, event: ImagePreview.Clicked) -> None:
+        if self.editor is None:
+            return
+        if self.busy:
+            self._status("a drag is running: wait for it or press Esc to cancel", True)
+            return
+        role = self.editor.pending.add(event.point)
+        self._show_pending()
+        x, y = event.point
+        hint = "now click its target" if role == "handle" else "Ctrl+G drags, or click another handle"
+        self._status(f"{role} at ({x:g}, {y:g}): {hint}")
+
+    @on(ImagePreview.ClearRequested)
+    def clear_requested(self) -> None:
+        self.action_clear_points()
+
+    # -- history -----------------------------------------------------------------------------------
+
+    @on(HistoryPanel.Chosen)
+    def history_chosen(self, event: HistoryPanel.Chosen) -> None:
+        if self._can_edit():
+            self.busy = True
+            self.goto_state(event.index)
+
+    @work(thread=True, exclusive=True, group="edit")
+    def goto_state(self, index: int) -> None:
+        assert self.editor is not None
+        outcome = self.editor.goto(index)
+        self.call_from_thread(self._finish, outcome)
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_drag_points(self) -> None:
+        if not self._can_edit():
+            return
+        assert self.editor is not None
+        if not self.editor.pending.complete:
+            self._status("click a handle and then its target first (every handle needs a target)", True)
+            return
+        self.busy = True
+        self.drag_pending()
+
+    def action_clear_points(self) -> None:
+        if self.editor is None:
+            return
+        self.editor.pending.clear()
+        self._show_pending()
+        self._status("points cleared")
+
+    def action_cancel(self) -> None:
+        if self.talk_stop is not None:
+            self.talk_stop.set()
+            return
+        if self.busy:
+            self.cancel_event.set()
+            self._status("cancelling: the drag stops after this step and stays as an undoable edit")
+
+    def _simple(self, kind: str) -> None:
+        from parsers.command import Command
+
+        if self._can_edit():
+            self.busy = True
+            self.apply_command(Command(kind, message=kind), kind)
+
+    def action_undo(self) -> None:
+        self._simple("undo")
+
+    def action_redo(self) -> None:
+        self._simple("redo")
+
+    def action_save(self) -> None:
+        self._simple("save")
+
+    # -- voice -------------------------------------------------------------------------------------
+
+    def action_talk(self) -> None:
+        """Push-to-talk as a toggle: terminals report key presses, not releases."""
+        if self.talk_stop is not None:
+            self.talk_stop.set()
+            return
+        if self.editor is None:
+            self._status("still loading the model...", True)
+            return
+        from parsers.audio import microphone_status
+
+        usable, description = microphone_status()
+        if not usable:
+            self._status(f"{description}", True)
+            return
+        self.talk_stop = threading.Event()
+        voice = self.query_one("#voice", Static)
+        voice.add_class("recording")
+        voice.update(f"recording from {description}: speak, then Ctrl+T (or pause)")
+        self.record_and_transcribe(self.talk_stop)
+
+    def on_voice_level(self, message: VoiceLevel) -> None:
+        self.query_one("#voice", Static).update(f"\u25cf REC {level_bar(message.db)} {message.db:5.0f} dB  "
+                                                "Ctrl+T stops")
+
+    @work(thread=True, exclusive=True, group="voice")
+    def record_and_transcribe(self, stop: threading.Event) -> None:
+        from parsers.audio import Microphone
+        from parsers.errors import AudioError
+
+        last = [0.0]
+
+        def on_block(block: np.ndarray) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.05:
+                last[0] = now
+                rms = float(np.sqrt(np.mean(np.square(block, dtype=np.float64)))) if block.size else 0.0
+                self.post_message(VoiceLevel(20 * np.log10(max(rms, 1e-6))))
+
+        try:
+            recording = Microphone().record(stop=stop, on_block=on_block)
+            self.call_from_thread(self._voice_note, "transcribing...")
+            text = transcribe(recording.clip)
+        except AudioError as exc:
+            self.call_from_thread(self._voice_done, None, str(exc))
+            return
+        self.call_from_thread(self._voice_done, text, None)
+
+    def _voice_note(self, note: str) -> None:
+        self.query_one("#voice", Static).update(note)
+
+    def _voice_done(self, text: str | None, error: str | None) -> None:
+        self.talk_stop = None
+        voice = self.query_one("#voice", Static)
+        voice.remove_class("recording")
+        if error is not None:
+            self._status(error, True)
+            return
+        if not text:
+            self._status("heard nothing: try again closer to the microphone, or type", True)
+            return
+        self.query_one(CommandInput).remember(text)
+        self._status(f"heard: {text!r}")
+        self.parse_command(text)
+
+
+def transcribe(clip) -> str:
+    """Speech -> text with the speech layer's Whisper transcriber (loaded once)."""
+    from parsers import Transcriber
+
+    global _TRANSCRIBER
+    if _TRANSCRIBER is None:
+        _TRANSCRIBER = Transcriber()
+    return _TRANSCRIBER.transcribe(clip).text.strip()
+
+
+_TRANSCRIBER = None
+
+
+def history_entries(editor: Editor) -> tuple[list[HistoryEntry], int]:
+    """Entries for the panel (start + every edit, undone ones included) and the current index."""
+    images = editor.history_images()
+    entries = [HistoryEntry(0, "start", images[0])]
+    for i, edit in enumerate(editor.all_edits(), start=1):
+        entries.append(HistoryEntry(i, edit.label, images[i], handles=list(edit.handles),
+                                    targets=list(edit.targets), steps=int(edit.steps),
+                                    seconds=float(edit.seconds), status=str(edit.status)))
+    return entries, editor.position()
+
+
+def run_app(options: AppOptions) -> int:
+    DragAssistantApp(options).run()
+    return 0

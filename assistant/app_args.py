@@ -1,0 +1,36 @@
+"""`draggan-assistant [--seed N] [--model CKPT] [--resume [SESSION]]`: open the app.
+
+Kept apart from `assistant.app` so that other subcommands do not pay for importing Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Top-level options; with no subcommand the parser's default action opens the app."""
+    group = parser.add_argument_group("the app (no COMMAND)")
+    group.add_argument("--seed", type=int, default=None, help="start from this seed (default: a random one)")
+    group.add_argument("--model", default=None, help="generator checkpoint (default: the embedded model)")
+    group.add_argument("--psi", type=float, default=0.7, help="truncation psi for the seed (default 0.7)")
+    group.add_argument("--resume", nargs="?", const="", default=None, metavar="SESSION",
+                       help="reopen a saved session (default: the latest) with its full history")
+    group.add_argument("--no-autosave", action="store_true", help="do not keep a session folder")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check what can fail at once (session, checkpoint path) before the screen takes over."""
+    from assistant.app import AppOptions, run_app
+    from assistant.session_store import SessionStore
+    from stylegan2 import CheckpointError
+
+    if args.resume is not None:
+        SessionStore.open(args.resume or None)
+    if args.model is not None and not Path(args.model).expanduser().is_file():
+        raise CheckpointError(f"{args.model}: no such checkpoint file")
+    options = AppOptions(model=args.model, seed=args.seed, psi=args.psi, resume=args.resume is not None,
+                         session=args.resume or None, keep_session=not args.no_autosave)
+    return run_app(options)

@@ -1,0 +1,105 @@
+"""`edit "open the mouth" ... -o out.png`: the app's commands without the app.
+
+Each text goes through the same parser and editor as in the app, in order; progress goes to
+stderr, the picture to `-o`, and with `--json` a summary to stdout. The edits are kept as a
+session (unless `--no-session`), so `draggan-assistant --resume` can continue them in the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from assistant.editor import DEFAULT_PSI, Editor, Outcome
+
+
+class EditCommandError(Exception):
+    """A command in an `edit` run that could not be understood or carried out."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("edit", help="apply typed commands headless and write the picture")
+    p.add_argument("commands", nargs="+", metavar="COMMAND",
+                   help="what to do, as typed in the app: 'open the mouth', 'drag 20,30 to 28,30', 'steps 80'")
+    p.add_argument("--seed", type=int, default=0, help="seed of the starting picture (default 0)")
+    p.add_argument("--model", default=None, help="generator checkpoint (default: the embedded model)")
+    p.add_argument("--psi", type=float, default=DEFAULT_PSI, help="truncation psi (default 0.7)")
+    p.add_argument("-o", "--output", default="edit.png", help="PNG to write (default edit.png)")
+    p.add_argument("--script", default=None, help="also write the replayable edit script here (.json)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("--no-session", action="store_true", help="do not keep a session folder")
+    p.set_defaults(func=run)
+
+
+class StderrProgress:
+    """Progress lines for a drag on stderr: redrawn in place on a terminal, every second otherwise."""
+
+    def __init__(self, max_steps: int) -> None:
+        self.max_steps = max_steps
+        self.start = time.monotonic()
+        self.last = -1.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, result) -> None:
+        now = time.monotonic()
+        if not result.done and now - self.last < (0.2 if self.tty else 1.0):
+            return
+        self.last = now
+        far = max(result.distances) if result.distances else 0.0
+        rate = (result.step + 1) / max(now - self.start, 1e-9)
+        line = f"step {result.step + 1}/{self.max_steps}  {far:.1f} px to target  {rate:.1f} steps/s"
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty and self.last >= 0:
+            print(file=sys.stderr)
+
+
+def apply_text(editor: Editor, text: str) -> Outcome:
+    """Parse and apply one command; what cannot run headless is an error."""
+    command = editor.parse(text)
+    if command.command in ("help", "quit", "history", "cancel"):
+        raise EditCommandError(f"{text!r}: '{command.command}' only makes sense in the app")
+    if command.command == "unknown":
+        raise EditCommandError(f"{text!r}: {command.message or 'not understood'}")
+    progress = StderrProgress(editor.config.max_steps) if command.command == "drag" else None
+    try:
+        outcome = editor.apply(command, text=text, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    if outcome.error:
+        raise EditCommandError(f"{text!r}: {outcome.message}")
+    return outcome
+
+
+def edit_summary(editor: Editor, output: str, script: str | None, outcomes: list[tuple[str, Outcome]]) -> dict:
+    edits = []
+    for text, outcome in outcomes:
+        item = {"command": text, "kind": outcome.kind, "message": outcome.message}
+        if outcome.result is not None:
+            r = outcome.result
+            item.update(status=r.status, steps=r.steps, seconds=round(r.seconds, 3),
+                        final_points=[list(p) for p in r.points],
+                        distances=[round(float(d), 3) for d in r.distances])
+        edits.append(item)
+    return {"output": output, "script": script, "seed": editor.seed, "psi": editor.psi, "model": editor.model,
+            "session": str(editor.store.folder) if editor.store is not None else None, "edits": edits}
+
+
+def run(args: argparse.Namespace) -> int:
+    editor = Editor.open(args.model, args.seed, args.psi, keep_session=not args.no_session)
+    outcomes = []
+    for text in args.commands:
+        outcome = apply_text(editor, text)
+        outcomes.append((text, outcome))
+        print(f"{text}: {outcome.message}", file=sys.stderr)
+    png = editor.save_png(args.output)
+    script_path = None if args.script is None else str(editor.script().save(args.script))
+    if args.json:
+        print(json.dumps(edit_summary(editor, str(png), script_path, outcomes)))
+    else:
+        print(f"wrote {png}", file=sys.stderr)
+    return 0

@@ -1,0 +1,309 @@
+"""The editing state the app and the headless commands share: one picture and what was done to it.
+
+`Editor` owns the generator, the drag session (history, undo/redo), the points placed by clicks,
+the drag settings, and the session folder it autosaves to. It knows nothing about Textual; the
+app calls it from workers and the CLI calls it directly, so both behave the same.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from assistant.edit_script import EditScript, ScriptEdit, ScriptError, file_sha256
+from assistant.session_store import SessionStore, png_bytes
+from stylegan2 import Generator, default_model_path, load_generator
+from stylegan2.imaging import to_uint8
+
+Point = tuple[float, float]
+DEFAULT_PSI = 0.7
+
+
+@dataclass
+class Outcome:
+    """What a command did, for the status line or stderr."""
+
+    kind: str
+    message: str
+    error: bool = False
+    changed: bool = False
+    result: Any = None
+
+
+@dataclass
+class PendingPoints:
+    """Points placed by clicks or `points` commands: handle, target, handle, target, ..."""
+
+    handles: list[Point] = field(default_factory=list)
+    targets: list[Point] = field(default_factory=list)
+
+    def add(self, point: Point) -> str:
+        """Alternate: a handle when every handle has its target, else the open handle's target."""
+        if len(self.handles) == len(self.targets):
+            self.handles.append(point)
+            return "handle"
+        self.targets.append(point)
+        return "target"
+
+    def clear(self) -> None:
+        self.handles.clear()
+        self.targets.clear()
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.handles) and len(self.handles) == len(self.targets)
+
+
+def config_overrides(settings: dict[str, Any]) -> dict[str, Any]:
+    """The parser's settings words -> `DragConfig` fields (`steps` -> max_steps, `space` -> w_plus)."""
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key == "steps":
+            out["max_steps"] = int(value)
+        elif key == "space":
+            out["w_plus"] = value == "w+"
+        elif key == "lr":
+            out["lr"] = float(value)
+    return out
+
+
+class Editor:
+    """A picture from (model, seed), its drag session and where it autosaves."""
+
+    def __init__(self, G: Generator, seed: int, *, psi: float = DEFAULT_PSI, model: str | None = None,
+                 config=None, store: SessionStore | None = None, session=None, keep_session: bool = False) -> None:
+        from draggan_core import DragConfig, DragSession
+
+        self.G = G
+        self.seed = seed
+        self.psi = psi
+        self.model = model
+        self._model_sha256: str | None = None
+        self.config = config if config is not None else DragConfig()
+        self.session = session if session is not None else DragSession(G, G.ws_from_seed(seed, psi), self.config)
+        self.store = store
+        self.keep_session = keep_session or store is not None
+        self.pending = PendingPoints()
+        self.lock = threading.Lock()
+        self._parser = None
+        self._renders: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
+
+    @classmethod
+    def open(cls, model: str | None = None, seed: int | None = None, psi: float = DEFAULT_PSI,
+             keep_session: bool = True) -> "Editor":
+        """Load the model (None: the embedded one) and start from `seed` (None: a random seed)."""
+        G = load_generator(model)
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+        return cls(G, seed, psi=psi, model=None if model is None else str(Path(model).expanduser().resolve()),
+                   keep_session=keep_session)
+
+    @classmethod
+    def resume(cls, store: SessionStore, model: str | None = None) -> "Editor":
+        """Reopen a saved session with its full history (`model` overrides the recorded path)."""
+        from draggan_core import DragSession
+
+        script = store.script()
+        path = model if model is not None else script.model
+        G = load_generator(path)
+        session = DragSession.load(store.snapshot(), G)
+        return cls(G, script.seed, psi=script.psi, model=None if path is None else str(path),
+                   config=session.config, store=store, session=session)
+
+    # -- state -------------------------------------------------------------------------------------
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        """(width, height) of the picture."""
+        return self.G.img_resolution, self.G.img_resolution
+
+    def image(self) -> np.ndarray:
+        """The current picture, H x W x 3 uint8."""
+        return to_uint8(self.session.image())[0]
+
+    def edits(self) -> list:
+        """The edits that make the current picture (undone ones excluded)."""
+        return list(self.session.history.applied)
+
+    def all_edits(self) -> list:
+        """Every edit in the history, the undone ones (which redo brings back) included."""
+        return list(self.session.history.edits)
+
+    def position(self) -> int:
+        """How many edits are applied: 0 is the start picture."""
+        return self.session.history.position
+
+    def history_images(self) -> list[np.ndarray]:
+        """The start picture and each edit's result, rendered once per latent and cached."""
+        latents = [self.session.history.ws0] + [e.ws for e in self.session.history.edits]
+        images = []
+        for ws in latents:
+            key = id(ws)
+            if key not in self._renders or self._renders[key][0] is not ws:
+                self._renders[key] = (ws, to_uint8(self.session.render(ws))[0])
+            images.append(self._renders[key][1])
+        alive = {id(ws) for ws in latents}
+        self._renders = {k: v for k, v in self._renders.items() if k in alive}
+        return images
+
+    @property
+    def model_sha256(self) -> str | None:
+        """The checkpoint's digest, computed once on first use (scripts check it on replay)."""
+        if self._model_sha256 is None:
+            path = Path(self.model) if self.model is not None else default_model_path()
+            self._model_sha256 = file_sha256(path) if path.is_file() else None
+        return self._model_sha256
+
+    def script(self) -> EditScript:
+        edits = [ScriptEdit(command=e.label, handles=list(e.handles), targets=list(e.targets), steps=int(e.steps),
+                            mask=e.mask, settings=dict(e.settings), status=str(e.status),
+                            final_points=list(e.final_points))
+                 for e in self.edits()]
+        return EditScript(seed=self.seed, psi=self.psi, model=self.model, model_sha256=self.model_sha256,
+                          edits=edits)
+
+    def autosave(self) -> Path | None:
+        """Snapshot the session (history + latents + PNG); the folder is made on the first save."""
+        if not self.keep_session:
+            return None
+        if self.store is None:
+            self.store = SessionStore.create(self.script())
+        return self.store.save(self.session.save, self.image(), self.script())
+
+    # -- commands ----------------------------------------------------------------------------------
+
+    def parse(self, text: str):
+        """Text -> `parsers.Command`, with the current picture for named parts."""
+        if self._parser is None:
+            from parsers import CommandParser
+
+            self._parser = CommandParser()
+        return self._parser.parse(text, image=self.image())
+
+    def apply(self, command, *, progress: Callable | None = None, cancel: threading.Event | None = None,
+              text: str = "", preview_every: float | None = None) -> Outcome:
+        """Carry out a parsed command that changes or saves state (help/quit/cancel are the caller's)."""
+        kind = command.command
+        if kind == "unknown":
+            return Outcome(kind, command.message or "not understood; type 'help'", error=True)
+        if kind == "drag":
+            h, w = self.image().shape[:2]
+            mask = command.mask_array(h, w)
+            return self.drag(command.handles, command.targets, mask=mask, label=text or command.message,
+                             progress=progress, cancel=cancel, preview_every=preview_every)
+        if kind == "points":
+            if command.settings.get("clear"):
+                self.pending.clear()
+                return Outcome(kind, "points cleared")
+            for h in command.handles:
+                self.pending.handles.append(tuple(h))
+            for t in command.targets:
+                self.pending.targets.append(tuple(t))
+            return Outcome(kind, f"{len(self.pending.handles)} handle(s), {len(self.pending.targets)} target(s); "
+                                 "Ctrl+G drags them")
+        if kind in ("undo", "redo", "reset"):
+            with self.lock:
+                changed = bool(getattr(self.session, kind)())
+            if changed:
+                self.autosave()
+            return Outcome(kind, command.message if changed else f"nothing to {kind}", changed=changed)
+        if kind == "settings":
+            return self.change_settings(command.settings, command.message)
+        if kind == "save":
+            png, script = self.export(command.path)
+            return Outcome(kind, f"saved {png} and {script}")
+        return Outcome(kind, command.message)
+
+    def change_settings(self, settings: dict[str, Any], message: str = "") -> Outcome:
+        overrides = config_overrides(settings)
+        if not overrides:
+            return Outcome("settings", f"setting not supported here: {', '.join(settings) or 'none'}", error=True)
+        self.config = self.config.with_overrides(**overrides)
+        return Outcome("settings", message or ", ".join(f"{k} {v}" for k, v in overrides.items()))
+
+    def drag_pending(self, *, progress: Callable | None = None, cancel: threading.Event | None = None,
+                     preview_every: float | None = None) -> Outcome:
+        if not self.pending.complete:
+            return Outcome("drag", "click a handle and then its target first (every handle needs a target)",
+                           error=True)
+        handles, targets = list(self.pending.handles), list(self.pending.targets)
+        label = "drag " + " and ".join(f"{h[0]:g},{h[1]:g} to {t[0]:g},{t[1]:g}" for h, t in zip(handles, targets))
+        outcome = self.drag(handles, targets, label=label, progress=progress, cancel=cancel,
+                            preview_every=preview_every)
+        if not outcome.error:
+            self.pending.clear()
+        return outcome
+
+    def drag(self, handles, targets, *, mask: np.ndarray | None = None, label: str = "",
+             progress: Callable | None = None, cancel: threading.Event | None = None,
+             preview_every: float | None = None, max_steps: int | None = None, config=None) -> Outcome:
+        """Run one drag to its end (converged, budget, cancelled) and autosave the new state.
+
+        Bad points or masks come back as an error outcome with nothing changed.
+        """
+        from draggan_core import DragInputError
+
+        try:
+            with self.lock:
+                self.session.start_drag(list(handles), list(targets), mask=mask, label=label,
+                                        config=config if config is not None else self.config)
+                kwargs = {} if preview_every is None else {"preview_every": preview_every}
+                result = self.session.run(max_steps=max_steps, progress=progress, cancel=cancel, **kwargs)
+        except DragInputError as exc:
+            return Outcome("drag", str(exc), error=True)
+        self.autosave()
+        return Outcome("drag", result.message, changed=True, result=result, error=result.status == "nonfinite")
+
+    def goto(self, index: int) -> Outcome:
+        """Show history state `index` (0 = start) by undoing or redoing up to it."""
+        total = len(self.session.history.edits)
+        if not 0 <= index <= total:
+            return Outcome("goto", f"no state {index}: the history has states 0..{total}", error=True)
+        with self.lock:
+            while self.position() > index:
+                self.session.undo()
+            while self.position() < index:
+                self.session.redo()
+        self.autosave()
+        return Outcome("goto", "the start picture" if index == 0 else f"state after edit {index}", changed=True)
+
+    def save_png(self, path: str | Path) -> Path:
+        path = Path(path).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png_bytes(self.image()))
+        return path
+
+    def export(self, path: str | None = None) -> tuple[Path, Path]:
+        """`save [PATH]`: the PNG and, beside it, the replayable edit script (same name, .json)."""
+        base = Path(path).expanduser() if path else Path(f"draggan-seed{self.seed}-{time.strftime('%Y%m%d-%H%M%S')}.png")
+        png = self.save_png(base if base.suffix.lower() == ".png" else base.with_suffix(".png"))
+        return png, self.script().save(png.with_suffix(".json"))
+
+
+def replay(script: EditScript, G: Generator, on_edit: Callable[[int, ScriptEdit], Callable | None] | None = None,
+           ) -> "Editor":
+    """Re-run every edit of a script on a fresh session: same seed, points, masks, settings and
+    number of steps, so the same model gives the same picture.
+
+    `on_edit(i, edit)` is told before each edit and may return a progress callback for it.
+    """
+    from draggan_core import DragConfig
+
+    editor = Editor(G, script.seed, psi=script.psi, model=script.model)
+    for i, edit in enumerate(script.edits, start=1):
+        config = DragConfig.from_dict(edit.settings) if edit.settings else editor.config
+        stop_at_once = threading.Event()
+        if edit.steps == 0:  # cancelled before its first step: keep it in the history, change nothing
+            stop_at_once.set()
+        progress = on_edit(i, edit) if on_edit is not None else None
+        outcome = editor.drag(edit.handles, edit.targets, mask=edit.mask, label=edit.command, progress=progress,
+                              cancel=stop_at_once, max_steps=max(edit.steps, 1), config=config)
+        if outcome.error:
+            raise ScriptError(f"edit {i} ({edit.command!r}): {outcome.message}")
+    return editor

@@ -1,0 +1,1 @@
+"""The app's widgets: image preview, history panel, status line, command input."""

@@ -11,14 +11,15 @@ import importlib
 import sys
 
 from draggan_core.errors import DragInputError
+from parsers.images import ImageError
 from stylegan2.errors import CheckpointError
 
 # Each module registers one subcommand; adding a command is adding a name here.
-COMMAND_MODULES = ["info", "sample"]
+COMMAND_MODULES = ["info", "sample", "parse"]
 
 # Exceptions whose message is meant for the user. Layers add theirs here as they appear.
 USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DragInputError, FileNotFoundError,
-                                                PermissionError, IsADirectoryError)
+                                                PermissionError, IsADirectoryError, ImageError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,201 @@
+"""Explicit commands: coordinates, session verbs and settings, read by a small strict grammar.
+
+Anything with numbers on both sides of an arrow ("to", "->", "=>", "→") is a coordinate command
+and is either read exactly or answered with what is wrong; it is never handed to the intent
+guesser. `parse_explicit` returns None only for text that is not an explicit command at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .command import Command, Point, unknown
+from .normalize import strip_fillers, tidy
+
+_NUM = r"-?\d+(?:\.\d+)?"
+_ARROW = r"->|=>|\bto\b|\binto\b|\bonto\b|\btowards?\b"
+_TOKEN_RE = re.compile(rf"(?P<arrow>{_ARROW})|(?P<num>{_NUM})|(?P<word>[a-z+]+)|(?P<sep>[;])")
+_COORD_WORDS = {"drag", "move", "pull", "push", "from", "and", "then", "point", "points", "pixel",
+                "pixels", "px", "handle", "handles", "target", "targets", "at", "the", "a", "position",
+                "coordinates", "coordinate", "drags", "also", "x", "y"}
+
+_SIMPLE: list[tuple[str, str]] = [
+    ("undo", r"undo( (that|it|this|the last (edit|change|step|one|drag)|last (edit|change|step)))?|go back( one step)?"
+             r"|take (that|it) back|revert( (that|it|the last (edit|change)))?|back one step"),
+    ("redo", r"redo( (that|it|this|the last (edit|change|step|one)))?|do (that|it) again"),
+    ("reset", r"reset( (everything|all|the image|the picture|it|the edits))?|start (over|again|from scratch)"
+              r"|(go )?back to (the )?original|restore( the)? original( image)?|revert (everything|all)"),
+    ("cancel", r"cancel( (it|that|this|the drag|dragging|the edit|now))?|stop( (it|that|this|dragging|the drag|now|there))?"
+               r"|abort|halt|enough|that is enough"),
+    ("help", r"help( me)?|\?|what can (i|you) (say|do)|(list|show)( the)? commands|commands|how does this work"),
+    ("quit", r"quit|exit|bye|goodbye|close the (app|program|application)|leave|i am done|we are done"),
+    ("history", r"(show |list )?(the )?(edit )?history|(show|list) (the |my )?edits|what did i do"),
+]
+_SIMPLE_RE = [(name, re.compile(rf"(?:{pattern})")) for name, pattern in _SIMPLE]
+_SAVE_RE = re.compile(r"save(?: (?:it|this|that|the image|the picture|the result|image))?(?: (?:as|to|in|into))?(?: (?P<path>\S+))?")
+_STEPS_RE = re.compile(r"(?:set |use )?(?:the )?(?:max(?:imum)? )?(?:steps|iterations|step count)(?: to| =|:|=)? (?P<n>\S+)"
+                       r"|(?:use |run )?(?P<n2>\d+) (?:steps|iterations)")
+_SPACE_RE = re.compile(r"(?:use |switch to |optimi[sz]e (?:in )?)?(?:the )?(?P<space>w\+|w plus|wplus|w|w space)(?: space)?")
+_LR_RE = re.compile(r"(?:set )?(?:the )?(?:lr|learning rate)(?: to| =|:|=)? (?P<v>\S+)")
+_MASK_RE = re.compile(r"(?:only )?(?:mask|edit only|only edit|only change|restrict (?:it |edits )?to) (?P<what>.+)")
+_NOMASK_RE = re.compile(r"(?:no|clear|remove|drop) (?:the )?mask|unmask|mask (?:off|nothing|none)")
+_POINTS_RE = re.compile(r"(?:add |set |place )?(?:a |the )?(?P<kind>points?|handles?|targets?|clicks?)(?: at)?(?P<rest>(?: ?[\d.,()\[\] -]+)+)")
+_CLEAR_POINTS_RE = re.compile(r"(?:clear|remove|delete) (?:the |all )?(?:points|handles|targets)")
+
+MAX_STEPS = 10_000
+
+
+def _simple_form(text: str) -> str:
+    return strip_fillers(tidy(text)).strip(" .!?")
+
+
+def parse_explicit(text: str) -> Command | None:
+    """The explicit command in `text`, or None when it is not one (then it is an intent)."""
+    raw = text.strip()
+    if looks_like_coordinates(tidy(raw)):
+        return parse_coordinates(raw)
+    form = _simple_form(raw)
+    if not form:
+        return None
+    for name, pattern in _SIMPLE_RE:
+        if pattern.fullmatch(form):
+            return Command(name, message=_MESSAGES[name])
+    m = _SAVE_RE.fullmatch(form)
+    if m:
+        path = _original_path(raw, m.group("path"))
+        return Command("save", path=path, message=f"save to {path}" if path else "save (default file name)")
+    settings = parse_settings(form)
+    if settings is not None:
+        return settings
+    if _CLEAR_POINTS_RE.fullmatch(form):
+        return Command("points", settings={"clear": True}, message="points cleared")
+    m = _POINTS_RE.fullmatch(form)
+    if m:
+        return _parse_points(m.group("kind"), m.group("rest"))
+    return None
+
+
+def looks_like_coordinates(text: str) -> bool:
+    """Numbers on both sides of an arrow, or a point pair next to an arrow or after "drag"."""
+    if re.search(rf"{_NUM}.*(?:{_ARROW}).*{_NUM}", text):
+        return True
+    pair = rf"\(?\s*{_NUM}\s*[, ]\s*{_NUM}\s*\)?"
+    return bool(re.search(rf"{pair}\s*(?:{_ARROW})|(?:{_ARROW})\s*{pair}", text)
+                or re.match(rf"(?:drag|from|move|pull|push)\s+{_NUM}", text))
+
+
+def _original_path(raw: str, lowered: str | None) -> str | None:
+    """The path as typed (case kept): the last word of the original line."""
+    if lowered is None:
+        return None
+    last = raw.strip().split()[-1].strip("\"'")
+    return last if last.lower().strip("\"'") == lowered.strip("\"'") else lowered.strip("\"'")
+
+
+_MESSAGES = {
+    "undo": "undo the last edit",
+    "redo": "redo the last undone edit",
+    "reset": "back to the original image",
+    "cancel": "stop the running drag",
+    "help": "say an edit ('open the mouth a little', 'raise her left eyebrow'), coordinates "
+            "('drag 120,88 to 120,70'), or undo, redo, reset, stop, save [PATH], history, quit; "
+            "settings: 'steps 80', 'use w+', 'mask the mouth'",
+    "quit": "quit",
+    "history": "show the edit history",
+}
+
+
+def parse_settings(form: str) -> Command | None:
+    """`steps 80`, `use w+`, `lr 0.002`, `mask the mouth`, `no mask`; None if none matches."""
+    m = _STEPS_RE.fullmatch(form)
+    if m:
+        value = m.group("n") or m.group("n2")
+        if not value.isdigit() or not 1 <= int(value) <= MAX_STEPS:
+            return unknown(f"steps must be a whole number from 1 to {MAX_STEPS}, not {value!r}")
+        return Command("settings", settings={"steps": int(value)}, message=f"at most {int(value)} steps per drag")
+    m = _SPACE_RE.fullmatch(form)
+    if m:
+        space = "w" if m.group("space") in ("w", "w space") else "w+"
+        return Command("settings", settings={"space": space}, message=f"optimise in {space} space")
+    m = _LR_RE.fullmatch(form)
+    if m:
+        try:
+            lr = float(m.group("v"))
+        except ValueError:
+            lr = -1.0
+        if not 0 < lr <= 1:
+            return unknown(f"the learning rate must be a number in (0, 1], not {m.group('v')!r}")
+        return Command("settings", settings={"lr": lr}, message=f"learning rate {lr:g}")
+    if _NOMASK_RE.fullmatch(form):
+        return Command("settings", settings={"mask": None}, message="no mask: the whole image may change")
+    m = _MASK_RE.fullmatch(form)
+    if m:
+        return Command("settings", settings={"mask": m.group("what")}, message=f"mask: {m.group('what')}")
+    return None
+
+
+def _numbers_to_points(numbers: list[float], what: str) -> tuple[list[Point], str | None]:
+    if len(numbers) % 2:
+        return [], f"{what} has {len(numbers)} numbers; each point needs two (x, y)"
+    return [(numbers[i], numbers[i + 1]) for i in range(0, len(numbers), 2)], None
+
+
+def parse_coordinates(raw: str) -> Command:
+    """`drag 120,88 to 120,70`, `(30, 40) -> (35, 60)`, `from 10 20 to 30 40`, chains with `and`."""
+    text = tidy(raw)
+    groups: list[list[float]] = [[]]
+    for m in _TOKEN_RE.finditer(text):
+        if m.group("arrow"):
+            groups.append([])
+        elif m.group("num"):
+            groups[-1].append(float(m.group("num")))
+        elif m.group("word") and m.group("word") not in _COORD_WORDS:
+            return unknown(f"coordinates are read exactly and {m.group('word')!r} is not part of them: "
+                           "write e.g. 'drag 120,88 to 120,70'", ["drag 120,88 to 120,70"])
+    if any(not g for g in groups):
+        return unknown("a coordinate is missing on one side of 'to': write e.g. 'drag 120,88 to 120,70'",
+                       ["drag 120,88 to 120,70"])
+    handles, error = _numbers_to_points(groups[0], "the first point list")
+    if error:
+        return unknown(error)
+    targets: list[Point] = []
+    for i, group in enumerate(groups[1:], start=1):
+        points, error = _numbers_to_points(group, f"point list {i + 1}")
+        if error:
+            return unknown(error)
+        if i < len(groups) - 1:
+            half = len(points) // 2
+            if len(points) % 2:
+                return unknown(f"point list {i + 1} cannot be split into targets and the next handles")
+            targets += points[:half]
+            handles += points[half:]
+        else:
+            targets += points
+    if len(handles) != len(targets):
+        return unknown(f"{len(handles)} handle point(s) but {len(targets)} target point(s): give one target per handle")
+    return Command("drag", handles=handles, targets=targets,
+                   message=f"drag {len(handles)} point(s)")
+
+
+def _parse_points(kind: str, rest: str) -> Command:
+    numbers = [float(n) for n in re.findall(_NUM, rest)]
+    points, error = _numbers_to_points(numbers, "the point list")
+    if error or not points:
+        return unknown(error or "no coordinates given")
+    if kind.startswith("handle"):
+        return Command("points", handles=points, message=f"{len(points)} handle point(s)")
+    if kind.startswith("target"):
+        return Command("points", targets=points, message=f"{len(points)} target point(s)")
+    handles, targets = points[0::2], points[1::2]
+    return Command("points", handles=handles, targets=targets,
+                   message=f"{len(handles)} handle and {len(targets)} target point(s), alternating like clicks")
+
+
+def check_range(cmd: Command, width: int, height: int) -> Command:
+    """Out-of-image points turn the command into `unknown` naming the first offending point."""
+    for label, points in (("handle", cmd.handles), ("target", cmd.targets)):
+        for x, y in points:
+            if not (0 <= x <= width - 1 and 0 <= y <= height - 1):
+                return unknown(f"{label} point ({x:g}, {y:g}) is outside the {width}x{height} image: "
+                               f"x must be 0..{width - 1} and y 0..{height - 1}")
+    return cmd

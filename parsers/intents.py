@@ -1,0 +1,327 @@
+"""Natural-language edits -> `Intent` (action, part, side, amount), rules first.
+
+Rules own what they do reliably: direction words, negation scope, opposites, amounts and sides.
+Sentence embeddings (`embeddings.py`) only fill in an action or part the rules did not find, by
+nearest labelled example; because a negated or explicit action word always wins, embedding
+similarity (which puts "open" and "close" side by side) can never swap an action for its
+opposite.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .normalize import MAX_CHARS, correct, expand_contractions, strip_fillers, tidy, words
+
+ACTIONS = ("open", "close", "widen", "narrow", "raise", "lower", "move_left", "move_right", "enlarge",
+           "shrink", "smile", "frown", "turn_left", "turn_right")
+OPPOSITE = {"open": "close", "widen": "narrow", "raise": "lower", "move_left": "move_right",
+            "enlarge": "shrink", "smile": "frown", "turn_left": "turn_right"}
+OPPOSITE.update({v: k for k, v in list(OPPOSITE.items())})
+PARTS = ("mouth", "lips", "upper lip", "lower lip", "mouth corners", "eyes", "eyebrows", "nose", "chin",
+         "jaw", "face", "head", "hair")
+SIDED_PARTS = ("eyes", "eyebrows", "mouth corners")
+AMOUNTS = {"slight": 0.5, "default": 1.0, "large": 2.0}
+
+# word -> (action, strength). Verbs (2) beat particles and adverbs (1): "open up" is open.
+_ACTION_WORDS: dict[str, tuple[str, int]] = {}
+for _action, _strength, _words in [
+    ("open", 2, "open opens opened opening unclose gape gaping agape yawn yawning apart parted parting"),
+    ("close", 2, "close closes closed closing shut shuts shutting seal blink blinking wink winking together"),
+    ("widen", 2, "widen widens widened widening wider broaden broader broadened stretch stretched wide"),
+    ("narrow", 2, "narrow narrows narrowed narrowing narrower slim slimmer slimmed squint squinting pinch pinched "
+                  "thin thinner slender purse pursed"),
+    ("raise", 2, "raise raises raised raising lift lifts lifted lifting elevate elevated rise arch arched hike perk"),
+    ("raise", 1, "up upward upwards higher"),
+    ("lower", 2, "lower lowers lowered lowering drop drops dropped droop droops drooping sag sagging sink"),
+    ("lower", 1, "down downward downwards"),
+    ("enlarge", 2, "enlarge enlarged enlarges bigger larger grow grows increase expand expanded magnify "
+                   "fuller plump plumper thicker huge big large bulk swell"),
+    ("shrink", 2, "shrink shrinks shrunk smaller reduce reduced decrease tinier tiny small compact"),
+    ("smile", 2, "smile smiles smiled smiling grin grins grinning happy happier cheerful joyful laugh "
+                 "laughing beam beaming"),
+    ("frown", 2, "frown frowns frowned frowning sad sadder unhappy grumpy scowl scowling gloomy upset "
+                 "miserable sulk sulking"),
+]:
+    for _w in _words.split():
+        _ACTION_WORDS[_w] = (_action, _strength)
+
+_PART_WORDS = {
+    "mouth": "mouth", "mouths": "mouth", "lips": "lips", "lip": "lips", "upperlip": "upper lip",
+    "lowerlip": "lower lip", "mouthcorners": "mouth corners", "eye": "eyes", "eyes": "eyes", "eyelid": "eyes",
+    "eyelids": "eyes", "lids": "eyes", "eyebrow": "eyebrows", "eyebrows": "eyebrows", "brow": "eyebrows",
+    "brows": "eyebrows", "nose": "nose", "nostrils": "nose", "chin": "chin", "jaw": "jaw", "jawline": "jaw",
+    "face": "face", "cheeks": "face", "head": "head", "hair": "hair", "hairline": "hair", "fringe": "hair",
+    "bangs": "hair", "hairdo": "hair", "haircut": "hair",
+}
+_MOVE_VERBS = {"move", "moves", "shift", "slide", "push", "pull", "bring", "put", "nudge", "drag", "go", "tilt"}
+_TURN_VERBS = {"turn", "turns", "rotate", "rotated", "look", "looking", "glance", "swivel"}
+_NEGATIONS = {"not", "no", "never", "without", "stop", "instead", "rather", "nor"}
+_CLAUSE_BREAKS = {",", ";", ".", "!", "?", "but", "then"}
+_PRONOUNS = {"it", "them", "that", "this", "those", "these"}
+_SLIGHT = {"slightly", "slight", "subtly", "subtle", "gently", "somewhat", "barely", "tad", "touch", "bit",
+           "little", "littlebit", "marginally", "lightly", "faintly", "smidge"}
+_LARGE = {"alot", "lot", "much", "very", "really", "way", "significantly", "dramatically", "hugely",
+          "extremely", "fully", "completely", "wide", "totally", "lots", "massively", "super", "loads"}
+_FUNCTION_WORDS = ("the a an her his their its it them this that these those of to on in at and or but make "
+                   "let do does not no more less bit little lot side both all some so too much very look looks "
+                   "be is are can you me my your they she he with without instead rather than one two is "
+                   "left right image picture photo person subject man woman guy girl boy lady face way should "
+                   "could would will get got have has keep give show showing teeth surprised shocked smiling "
+                   "who what which where when how now again then also each same other").split()
+
+# Multi-word expressions rewritten to single tokens before scanning (applied after typo repair).
+_PHRASES: list[tuple[str, str]] = [
+    (r"\b(upper|top) lips?\b", "upperlip"),
+    (r"\b(lower|bottom) lips?\b", "lowerlip"),
+    (r"\b(the )?corners? of (her|his|their|the|its) (mouth|lips)\b", "mouthcorners"),
+    (r"\b(mouth|lip) corners?\b", "mouthcorners"),
+    (r"\bcorners? of (the )?(mouth|lips)\b", "mouthcorners"),
+    (r"\bpart(s|ed|ing)? (her |his |their |the )?(lips|mouth)\b", "open lips"),
+    (r"\b(let )?(her |his |their |the )?jaw (drop|drops|dropped|fall|falls|hang|hangs)\b", "open mouth"),
+    (r"\bdrop (her |his |their |the )?jaw\b", "open mouth"),
+    (r"\b(look|looks|looking|seem|appear)? ?(surprised|shocked|astonished|amazed|stunned|in awe)\b", "open mouth"),
+    (r"\bshow(ing)? (her |his |their |the |some )?teeth\b", "open mouth"),
+    (r"\b(press|pressing|pressed) (her |his |their |the )?lips together\b", "close lips"),
+    (r"\bwide open\b", "open alot"),
+    (r"\bopen wide\b", "open alot"),
+    (r"\b(a little bit|a tiny bit|a bit|a little|a tad|a touch|a smidge|just a bit)\b", "slightly"),
+    (r"\b(a lot|a great deal|by a lot|heaps)\b", "alot"),
+    (r"\bnot (too|so) (much|far|wide|high|big)\b", "slightly"),
+    (r"\b(too|so) (much|far)\b", ""),
+    (r"\b(on|at|in) the (left|right)( hand)?( side)?( of the (image|picture|photo))?\b", r"img\2"),
+    (r"\b(left|right)most\b", r"img\1"),
+    (r"\b(to|towards?) (her|his|their) (left|right)\b", r"subj\3"),
+    (r"\b(to|towards?) the (left|right)\b", r"dir\2"),
+    (r"\b(left|right)wards?\b", r"dir\1"),
+    (r"\b(left|right)[- ]hand\b", r"\1"),
+    (r"\bturn (her|his|their|the) head\b", "turn head"),
+    (r"\binstead of\b", "instead"),
+    (r"\brather than\b", "rather"),
+    (r"\bmake (her|him|them|it|the person) look\b", "make"),
+]
+_PHRASE_RE = [(re.compile(p), r) for p, r in _PHRASES]
+# Parts an action implies when none is named (smile -> mouth); others need a part or "it".
+_IMPLIED_PART = {"blink": "eyes", "blinking": "eyes", "wink": "eyes", "winking": "eyes", "squint": "eyes",
+                 "squinting": "eyes", "arch": "eyebrows", "arched": "eyebrows", "yawn": "mouth", "yawning": "mouth",
+                 "gape": "mouth", "gaping": "mouth", "agape": "mouth", "grin": "mouth", "grinning": "mouth",
+                 "scowl": "eyebrows", "scowling": "eyebrows", "pursed": "lips", "purse": "lips"}
+DEFAULT_PART = {"open": "mouth", "close": "mouth", "smile": "mouth", "frown": "mouth", "move_left": "head",
+                "move_right": "head", "turn_left": "head", "turn_right": "head"}
+
+
+@dataclass
+class Intent:
+    """An edit in words. `side` is the subject's own side unless `side_frame` is "image"."""
+
+    action: str | None = None
+    part: str | None = None
+    side: str | None = None
+    side_frame: str = "subject"
+    amount: float = 1.0
+    negated: bool = False
+    pronoun: bool = False
+    source: str = "rules"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.action is not None and self.part is not None
+
+
+class Encoder(Protocol):
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def vocabulary() -> frozenset[str]:
+    """Every word the rules act on, plus common words that must never be 'corrected'."""
+    vocab = set(_ACTION_WORDS) | set(_PART_WORDS) | _MOVE_VERBS | _TURN_VERBS | _NEGATIONS | _SLIGHT | _LARGE
+    vocab |= _PRONOUNS | set(_FUNCTION_WORDS) | {"upper", "top", "lower", "bottom", "corner", "corners",
+                                                  "part", "parts", "parted", "jaw", "surprised", "press"}
+    return frozenset(vocab)
+
+
+_VOCAB = vocabulary()
+_MEANINGFUL = frozenset(_ACTION_WORDS) | frozenset(_PART_WORDS) | frozenset(_MOVE_VERBS | _TURN_VERBS)
+
+
+def prepare(text: str) -> list[str]:
+    """Cleaned, typo-repaired tokens with multi-word expressions folded into single tokens."""
+    text = expand_contractions(strip_fillers(tidy(text)))
+    text = " ".join(correct(words(text), _VOCAB, _MEANINGFUL))
+    for pattern, replacement in _PHRASE_RE:
+        text = pattern.sub(replacement, text)
+    return words(text)
+
+
+def _direction_action(word: str, turning: bool) -> str | None:
+    """dirleft/subjleft/left -> move_left or turn_left (image space; subject space is mirrored)."""
+    side = {"dirleft": "left", "dirright": "right", "subjleft": "right", "subjright": "left"}.get(word, word)
+    return f"{'turn' if turning else 'move'}_{side}"
+
+
+def rule_intent(tokens: list[str]) -> Intent:
+    """Action, part, side, amount and negation read from tokens by rules alone."""
+    intent = Intent()
+    clause = 0
+    clauses: list[int] = []
+    for t in tokens:
+        if t in _CLAUSE_BREAKS:
+            clause += 1
+        clauses.append(clause)
+    turning = any(t in _TURN_VERBS for t in tokens)
+    mentions: list[tuple[int, str, int, bool]] = []  # (index, action, strength, negated)
+    parts: list[tuple[int, str]] = []
+    negate_from: dict[int, int] = {}
+    for i, t in enumerate(tokens):
+        if t in _NEGATIONS:
+            negate_from[clauses[i]] = i
+            continue
+        action, strength = _ACTION_WORDS.get(t, (None, 0))
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if t in ("left", "right"):
+            if nxt in _PART_WORDS or nxt in ("side", "one") or (i + 2 < len(tokens) and tokens[i + 2] in _PART_WORDS and nxt in ("side",)):
+                intent.side = t
+                continue
+            action, strength = _direction_action(t, turning), 1
+        elif t in ("dirleft", "dirright", "subjleft", "subjright"):
+            action, strength = _direction_action(t, turning), 1
+        elif t in ("imgleft", "imgright"):
+            intent.side, intent.side_frame = t[3:], "image"
+            continue
+        elif t in ("both", "two"):
+            intent.side = "both"
+            continue
+        elif t in _SLIGHT:
+            intent.amount = AMOUNTS["slight"]
+            continue
+        elif t in _LARGE and action is None:
+            intent.amount = AMOUNTS["large"]
+            continue
+        elif t in _PART_WORDS:
+            parts.append((i, _PART_WORDS[t]))
+            continue
+        elif t in _PRONOUNS:
+            intent.pronoun = True
+            continue
+        if action is None:
+            continue
+        if t == "wide" and intent.amount == AMOUNTS["default"] and any(a == "open" for _, a, _, _ in mentions):
+            intent.amount = AMOUNTS["large"]
+            continue
+        negated = clauses[i] in negate_from and i - negate_from[clauses[i]] <= 5
+        mentions.append((i, action, strength, negated))
+    positive = [m for m in mentions if not m[3]]
+    chosen = None
+    if positive:
+        chosen = max(positive, key=lambda m: (m[2], -m[0]))
+    elif mentions:
+        first = max(mentions, key=lambda m: (m[2], -m[0]))
+        chosen = (first[0], OPPOSITE[first[1]], first[2], True)
+        intent.negated = True
+        intent.notes.append(f"not {first[1].replace('_', ' ')}: doing the opposite, {chosen[1].replace('_', ' ')}")
+    if chosen is not None:
+        intent.action = chosen[1]
+        same = [p for p in parts if clauses[p[0]] == clauses[chosen[0]]]
+        after = [p for p in same if p[0] > chosen[0]]
+        pick = (after or same or parts or [None])[0]
+        intent.part = pick[1] if pick else _IMPLIED_PART.get(tokens[chosen[0]])
+        if tokens[chosen[0]] in ("wink", "winking") and intent.side is None:
+            intent.side = "left"
+    elif parts:
+        intent.part = parts[0][1]
+    return intent
+
+
+def finish(intent: Intent, last_part: str | None = None) -> Intent:
+    """Fill a missing part from "it" (the last part edited) or the action's natural part; fix sides."""
+    if intent.action and intent.part is None:
+        if intent.pronoun and last_part:
+            intent.part = last_part
+            intent.notes.append(f"'it' taken as the {last_part}")
+        elif intent.action in DEFAULT_PART:
+            intent.part = DEFAULT_PART[intent.action]
+    if intent.part in SIDED_PARTS:
+        intent.side = intent.side or "both"
+    elif intent.part is not None and intent.side_frame == "subject":
+        intent.side = None
+    if intent.part == "mouth corners" and intent.action in ("raise", "lower") and intent.side == "both":
+        intent.action = "smile" if intent.action == "raise" else "frown"
+    return intent
+
+
+@dataclass
+class Example:
+    text: str
+    action: str | None
+    part: str | None
+
+
+def load_examples(path: Path | None = None) -> list[Example]:
+    """Labelled paraphrases the embedding matcher compares against (`examples.json`)."""
+    path = path or Path(__file__).with_name("examples.json")
+    data = json.loads(path.read_text())
+    return [Example(e["text"], e.get("action"), e.get("part")) for e in data["examples"]]
+
+
+class EmbeddingMatcher:
+    """Nearest labelled example by cosine similarity of MiniLM sentence embeddings."""
+
+    def __init__(self, encoder: Encoder, examples: list[Example] | None = None, threshold: float = 0.55):
+        self.encoder = encoder
+        self.examples = examples if examples is not None else load_examples()
+        self.threshold = threshold
+
+    @cached_property
+    def bank(self) -> np.ndarray:
+        return self.encoder.encode([e.text for e in self.examples])
+
+    def ranked(self, text: str) -> list[tuple[float, Example]]:
+        sims = self.bank @ self.encoder.encode([text])[0]
+        order = np.argsort(-sims)
+        return [(float(sims[i]), self.examples[i]) for i in order]
+
+    def fill(self, intent: Intent, text: str) -> Intent:
+        """Take the missing action and/or part from the closest example that agrees with the rules."""
+        for sim, ex in self.ranked(text):
+            if sim < self.threshold:
+                break
+            if ex.action is None:
+                return intent
+            if intent.action and ex.action != intent.action:
+                continue
+            if intent.part and ex.part and ex.part != intent.part:
+                continue
+            if intent.action is None:
+                intent.action = ex.action
+            if intent.part is None and ex.part:
+                intent.part = ex.part
+            intent.source = "rules+embedding" if intent.source == "rules" else intent.source
+            intent.notes.append(f"read like '{ex.text}' (similarity {sim:.2f})")
+            return intent
+        return intent
+
+    def suggestions(self, text: str, n: int = 3) -> list[str]:
+        out: list[str] = []
+        for _, ex in self.ranked(text):
+            if ex.action and ex.text not in out:
+                out.append(ex.text)
+            if len(out) == n:
+                break
+        return out
+
+
+def parse_intent(text: str, matcher: EmbeddingMatcher | None = None, last_part: str | None = None) -> Intent:
+    """The intent in `text`; incomplete (action or part None) when it could not be understood."""
+    tokens = prepare(text[:MAX_CHARS])
+    intent = rule_intent(tokens)
+    if matcher is not None and not (intent.action and (intent.part or intent.pronoun or intent.action in DEFAULT_PART)):
+        intent = matcher.fill(intent, " ".join(tokens))
+    return finish(intent, last_part)

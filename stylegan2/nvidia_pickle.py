@@ -197,10 +197,11 @@ def _read_storage_bytes(data: Any, where: str) -> torch.Tensor:
         raw = f.read(numel * dtype.itemsize)
         if count != numel or len(raw) != numel * dtype.itemsize:
             raise _Malformed("a tensor storage whose data is shorter than declared")
-        flat = torch.frombuffer(bytearray(raw), dtype=dtype) if numel else torch.empty(0, dtype=dtype)
         if not little_endian and dtype.itemsize > 1:
-            flat = flat.view(torch.uint8).view(-1, dtype.itemsize).flip(1).contiguous().view(dtype).view(-1)
-        storages[key] = flat
+            raw = np.frombuffer(raw, np.uint8).reshape(-1, dtype.itemsize)[:, ::-1].tobytes()
+        # frombuffer storages cannot grow, so a BUILD on a tensor (`Tensor.__setstate__` calls
+        # `set_`) cannot make one allocate more memory; empty storages get one spare element.
+        storages[key] = torch.frombuffer(bytearray(raw or bytes(dtype.itemsize)), dtype=dtype)[:numel]
     return storages[root]
 
 
@@ -269,6 +270,8 @@ def read_network_pickle(path: str | Path, network: str = "G_ema") -> tuple[dict,
             top = _Unpickler(fh, _outer_globals(path.name), path.name).load()
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     except _Refused as exc:
         raise CheckpointError(f"refused global {exc.name!r} in {exc.where}: "
                               "this pickle holds code, not just weights") from None
@@ -276,7 +279,7 @@ def read_network_pickle(path: str | Path, network: str = "G_ema") -> tuple[dict,
         raise CheckpointError(f"{path}: not an official network pickle ({exc})") from None
     except CheckpointError:
         raise
-    except Exception as exc:  # noqa: BLE001 -- truncated or random bytes raise many types; all mean "unreadable"
+    except Exception as exc:  # truncated or random bytes raise many types; all mean "unreadable"
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise CheckpointError(f"{path}: not a readable pickle, truncated or corrupt ({detail})") from None
     if not isinstance(top, dict) or not any(isinstance(v, PersistentObject) for v in top.values()):

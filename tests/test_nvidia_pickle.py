@@ -7,6 +7,7 @@ would run their payload, the test shows that first, so a passing refusal is not 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import pickle
@@ -75,6 +76,24 @@ def legacy_storage_stream(payload) -> bytes:
     (protocol 2, as torch writes it, spells builtins `__builtin__`)."""
     return b"".join(pickle.dumps(part, protocol=2) for part in
                     (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, payload, []))
+
+
+def storage_stream(values: np.ndarray, storage_type, little_endian: bool = True) -> bytes:
+    """A legacy torch.save stream of one storage, written from the format description (not by
+    torch), so the reader is checked against the format rather than against torch's writer."""
+    marker = object()
+
+    class StoragePickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", storage_type, "k0", "cpu", values.size, None) if obj is marker else None
+
+    body = io.BytesIO()
+    StoragePickler(body, protocol=2).dump(marker)
+    order = "<" if little_endian else ">"
+    head = [pickle.dumps(x, protocol=2) for x in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": little_endian})]
+    count = np.array(values.size, dtype=order + "i8").tobytes()
+    data = values.astype(values.dtype.newbyteorder(order)).tobytes()
+    return b"".join([*head, body.getvalue(), pickle.dumps(["k0"], protocol=2), count, data])
 
 
 def write(tmp_path, obj, name="net.pkl"):
@@ -166,7 +185,8 @@ def test_forbidden_global_inside_storage_bytes_is_refused(tmp_path, reconstruct)
         pickle.loads(path.read_bytes())
     assert marker.exists(), "the payload is real: plain pickle runs it"
     marker.unlink()
-    with pytest.raises(CheckpointError, match=r"refused global '__builtin__.exec' in net.pkl \(inside a tensor storage\)"):
+    refusal = r"refused global '__builtin__.exec' in net.pkl \(inside a tensor storage\): .*holds code"
+    with pytest.raises(CheckpointError, match=refusal):
         read_network_pickle(path)
     assert not marker.exists()
 
@@ -247,3 +267,39 @@ def test_config_accepts_kwargs_of_tf_converted_pickles():
     assert nested == flat and nested.synthesis.channel_base == 512
     with pytest.raises(CheckpointError, match="use_noise=False"):
         GeneratorConfig.from_dict({**base, **fixed, "use_noise": False})
+
+
+class CallWithState(Call):
+    """Pickles as `fn(*args)` followed by BUILD with `state`."""
+
+    def __init__(self, fn, args, state):
+        super().__init__(fn, *args)
+        self.state = state
+
+    def __reduce__(self):
+        return self.fn, self.args, self.state
+
+
+@pytest.mark.parametrize("numel", [0, 4])
+def test_build_cannot_grow_a_tensor(tmp_path, reconstruct, numel):
+    """`Tensor.__setstate__` would `set_` a tensor to any size; the storages must refuse to grow."""
+    source = torch.zeros(numel)
+    grow = CallWithState(torch._utils._rebuild_tensor_v2, (source._typed_storage(), 0, (numel,), (1,), False,
+                                                           OrderedDict()), (source, 0, (10**4, 10**4), (1, 1)))
+    path = write(tmp_path, {"G_ema": network(reconstruct, "Generator", buffers={"b": grow})})
+    with pytest.raises(CheckpointError, match="not resizable"):
+        read_network_pickle(path)
+
+
+@pytest.mark.parametrize("little_endian", [True, False])
+@pytest.mark.parametrize("storage_type,values", [
+    (torch.FloatStorage, np.array([1.5, -2.0, 3.25], np.float32)),
+    (torch.HalfStorage, np.array([0.5, 7.0], np.float16)),
+    (torch.LongStorage, np.array([1, -2, 2**40], np.int64)),
+])
+def test_storage_stream_from_the_format_description(tmp_path, reconstruct, little_endian, storage_type, values):
+    storage = Call(torch.storage._load_from_bytes, storage_stream(values, storage_type, little_endian))
+    tensor = Call(torch._utils._rebuild_tensor_v2, storage, 0, (values.size,), (1,), False, OrderedDict())
+    _, state = read_network_pickle(write(tmp_path, {"G_ema": network(reconstruct, "Generator", buffers={"b": tensor})}))
+    expected = torch.from_numpy(values.astype(values.dtype.newbyteorder("=")))
+    assert torch.equal(state["b"], expected.float() if expected.is_floating_point() else expected)

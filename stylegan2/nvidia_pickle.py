@@ -32,6 +32,14 @@ _STORAGE_DTYPES = {
     "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
     "BoolStorage": torch.bool,
 }
+# Refused globals that come from known official files this loader cannot read: say which.
+_STYLEGAN3_HINT = "numpy arrays belong to StyleGAN3 networks, which this StyleGAN2 loader does not read"
+_REFUSAL_HINTS = {
+    "dnnlib.tflib.": "a TensorFlow-era StyleGAN2 pickle (it holds code, not just weights); "
+                     "convert it with NVIDIA's legacy.py first",
+    "numpy.core.multiarray._reconstruct": _STYLEGAN3_HINT,
+    "numpy._core.multiarray._reconstruct": _STYLEGAN3_HINT,
+}
 # Official networks record their constructor's positional arguments; these are their names.
 _POSITIONAL_NAMES = {
     "Generator": ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"),
@@ -213,6 +221,7 @@ def _outer_globals(where: str) -> dict[tuple[str, str], Any]:
         ("torch._utils", "_rebuild_parameter"): _Call(_rebuild_parameter),
         ("torch.storage", "_load_from_bytes"): _Call(lambda data: _read_storage_bytes(data, where)),
         ("collections", "OrderedDict"): dict,
+        ("builtins", "set"): set,  # protocol 3 (Python 3.7, stylegan2-ada's era) has no set opcode
         ("dnnlib.util", "EasyDict"): dict,
         ("numpy", "dtype"): _NumpyDType,
         ("numpy.core.multiarray", "scalar"): scalar,
@@ -273,8 +282,9 @@ def read_network_pickle(path: str | Path, network: str = "G_ema") -> tuple[dict,
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     except _Refused as exc:
-        raise CheckpointError(f"refused global {exc.name!r} in {exc.where}: "
-                              "this pickle holds code, not just weights") from None
+        hint = next((h for prefix, h in _REFUSAL_HINTS.items() if exc.name.startswith(prefix)),
+                    "this pickle holds code, not just weights")
+        raise CheckpointError(f"refused global {exc.name!r} in {exc.where}: {hint}") from None
     except _Malformed as exc:
         raise CheckpointError(f"{path}: not an official network pickle ({exc})") from None
     except CheckpointError:

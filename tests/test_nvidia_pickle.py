@@ -42,21 +42,32 @@ class Call:
 
 
 @pytest.fixture()
-def reconstruct(monkeypatch):
-    """An importable dummy `torch_utils.persistence._reconstruct_persistent_obj`, so pickles in the
-    official format can be written without NVIDIA's code (writing never calls it)."""
-    package, module = types.ModuleType("torch_utils"), types.ModuleType("torch_utils.persistence")
+def fake_global(monkeypatch):
+    """Make `module.name` importable as a dummy function, so pickles that name NVIDIA's globals
+    can be written without NVIDIA's code (writing only references them, never calls them)."""
 
-    def _reconstruct_persistent_obj(meta):
-        raise AssertionError("only referenced, never called")
+    def make(module_name: str, name: str):
+        def dummy(*args):
+            raise AssertionError("only referenced, never called")
 
-    _reconstruct_persistent_obj.__module__ = module.__name__
-    _reconstruct_persistent_obj.__qualname__ = _reconstruct_persistent_obj.__name__
-    module._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    package.persistence = module
-    monkeypatch.setitem(sys.modules, "torch_utils", package)
-    monkeypatch.setitem(sys.modules, "torch_utils.persistence", module)
-    return _reconstruct_persistent_obj
+        dummy.__module__, dummy.__qualname__ = module_name, name
+        parts = module_name.split(".")
+        for i in range(1, len(parts) + 1):
+            package = ".".join(parts[:i])
+            if package not in sys.modules:
+                monkeypatch.setitem(sys.modules, package, types.ModuleType(package))
+            if i > 1:
+                monkeypatch.setattr(sys.modules[".".join(parts[:i - 1])], parts[i - 1], sys.modules[package],
+                                    raising=False)
+        monkeypatch.setattr(sys.modules[module_name], name, dummy, raising=False)
+        return dummy
+
+    return make
+
+
+@pytest.fixture()
+def reconstruct(fake_global):
+    return fake_global("torch_utils.persistence", "_reconstruct_persistent_obj")
 
 
 def network(reconstruct, class_name, params=(), buffers=(), modules=(), module_src="", **attrs):
@@ -96,9 +107,9 @@ def storage_stream(values: np.ndarray, storage_type, little_endian: bool = True)
     return b"".join([*head, body.getvalue(), pickle.dumps(["k0"], protocol=2), count, data])
 
 
-def write(tmp_path, obj, name="net.pkl"):
+def write(tmp_path, obj, name="net.pkl", protocol=4):
     path = tmp_path / name
-    path.write_bytes(pickle.dumps(obj, protocol=4))
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
     return path
 
 
@@ -204,7 +215,8 @@ def test_module_src_is_never_executed(tmp_path, reconstruct):
 
 # --- format coverage and malformed files ------------------------------------------------------
 
-def test_storage_types_positional_args_and_numpy_scalars(tmp_path, reconstruct):
+@pytest.mark.parametrize("protocol", [3, 4])  # 3: Python 3.7, as stylegan2-ada wrote its pickles
+def test_storage_types_positional_args_and_numpy_scalars(tmp_path, reconstruct, protocol):
     buffers = {"half": torch.randn(5).half(), "double": torch.randn(2, 3, dtype=torch.float64),
                "bf16": torch.randn(4).bfloat16(), "long": torch.arange(6).view(2, 3).t(),
                "int": torch.arange(3, dtype=torch.int32), "byte": torch.arange(4, dtype=torch.uint8),
@@ -214,7 +226,7 @@ def test_storage_types_positional_args_and_numpy_scalars(tmp_path, reconstruct):
     root = network(reconstruct, "Generator", buffers=buffers, modules={"fc0": child, "none": None},
                    _non_persistent_buffers_set={"gone"}, _init_args=(64, 0, 64, 32, 3),
                    _init_kwargs={"mapping_kwargs": {"num_layers": 2}, "synthesis_kwargs": {}})
-    kwargs, state = read_network_pickle(write(tmp_path, {"G": root, "G_ema": root}))
+    kwargs, state = read_network_pickle(write(tmp_path, {"G": root, "G_ema": root}, protocol=protocol))
     assert kwargs == {"z_dim": 64, "c_dim": 0, "w_dim": 64, "img_resolution": 32, "img_channels": 3,
                       "mapping_kwargs": {"num_layers": 2}, "synthesis_kwargs": {}}
     assert list(state) == ["half", "double", "bf16", "long", "int", "byte", "bool", "fc0.weight"]
@@ -303,3 +315,12 @@ def test_storage_stream_from_the_format_description(tmp_path, reconstruct, littl
     _, state = read_network_pickle(write(tmp_path, {"G_ema": network(reconstruct, "Generator", buffers={"b": tensor})}))
     expected = torch.from_numpy(values.astype(values.dtype.newbyteorder("=")))
     assert torch.equal(state["b"], expected.float() if expected.is_floating_point() else expected)
+
+
+def test_refusals_of_known_unsupported_files_say_what_they_are(tmp_path, reconstruct, fake_global):
+    tf_network = fake_global("dnnlib.tflib.network", "Network")
+    with pytest.raises(CheckpointError, match="refused global 'dnnlib.tflib.network.Network' .*TensorFlow"):
+        read_network_pickle(write(tmp_path, {"G_ema": Call(tf_network, {"build_module_src": "import os"})}))
+    stylegan3_layer = network(reconstruct, "SynthesisLayer", in_size=np.array([36, 36]))
+    with pytest.raises(CheckpointError, match=r"refused global 'numpy\.(_)?core\.multiarray\._reconstruct' .*StyleGAN3"):
+        read_network_pickle(write(tmp_path, {"G_ema": stylegan3_layer}))

@@ -25,8 +25,8 @@ _SIMPLE: list[tuple[str, str]] = [
     ("redo", r"redo( (that|it|this|the last (edit|change|step|one)))?|do (that|it) again"),
     ("reset", r"reset( (everything|all|the image|the picture|it|the edits))?|start (over|again|from scratch)"
               r"|(go )?back to (the )?original|restore( the)? original( image)?|revert (everything|all)"),
-    ("cancel", r"cancel( (it|that|this|the drag|dragging|the edit|now))?|stop( (it|that|this|dragging|the drag|now|there))?"
-               r"|abort|halt|enough|that is enough"),
+    ("cancel", r"(cancel|stop|abort|halt)( it| that| this| the drag| dragging| the edit| now| there| right now)*"
+               r"|enough|that is enough"),
     ("help", r"help( me)?|\?|what can (i|you) (say|do)|(list|show)( the)? commands|commands|how does this work"),
     ("quit", r"quit|exit|bye|goodbye|close the (app|program|application)|leave|i am done|we are done"),
     ("history", r"(show |list )?(the )?(edit )?history|(show|list) (the |my )?edits|what did i do"),
@@ -52,7 +52,7 @@ def _simple_form(text: str) -> str:
 def parse_explicit(text: str) -> Command | None:
     """The explicit command in `text`, or None when it is not one (then it is an intent)."""
     raw = text.strip()
-    if looks_like_coordinates(tidy(raw)):
+    if looks_like_coordinates(strip_fillers(tidy(raw))):
         return parse_coordinates(raw)
     form = _simple_form(raw)
     if not form:
@@ -142,7 +142,7 @@ def _numbers_to_points(numbers: list[float], what: str) -> tuple[list[Point], st
 
 def parse_coordinates(raw: str) -> Command:
     """`drag 120,88 to 120,70`, `(30, 40) -> (35, 60)`, `from 10 20 to 30 40`, chains with `and`."""
-    text = tidy(raw)
+    text = strip_fillers(tidy(raw))
     groups: list[list[float]] = [[]]
     for m in _TOKEN_RE.finditer(text):
         if m.group("arrow"):

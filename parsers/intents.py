@@ -35,7 +35,8 @@ _ACTION_WORDS: dict[str, tuple[str, int]] = {}
 for _action, _strength, _words in [
     ("open", 2, "open opens opened opening unclose gape gaping agape yawn yawning apart parted parting"),
     ("close", 2, "close closes closed closing shut shuts shutting seal blink blinking wink winking together"),
-    ("widen", 2, "widen widens widened widening wider broaden broader broadened stretch stretched wide"),
+    ("widen", 2, "widen widens widened widening wider broaden broader broadened stretch stretched wide "
+                 "rounder round chubby chubbier fatter"),
     ("narrow", 2, "narrow narrows narrowed narrowing narrower slim slimmer slimmed squint squinting pinch pinched "
                   "thin thinner slender purse pursed"),
     ("raise", 2, "raise raises raised raising lift lifts lifted lifting elevate elevated rise arch arched hike perk"),
@@ -43,7 +44,8 @@ for _action, _strength, _words in [
     ("lower", 2, "lower lowers lowered lowering drop drops dropped droop droops drooping sag sagging sink"),
     ("lower", 1, "down downward downwards"),
     ("enlarge", 2, "enlarge enlarged enlarges bigger larger grow grows increase expand expanded magnify "
-                   "fuller plump plumper thicker huge big large bulk swell"),
+                   "fuller plump plumper thicker bulk swell"),
+    ("enlarge", 1, "huge big large volume voluminous"),
     ("shrink", 2, "shrink shrinks shrunk smaller reduce reduced decrease tinier tiny small compact"),
     ("smile", 2, "smile smiles smiled smiling grin grins grinning happy happier cheerful joyful laugh "
                  "laughing beam beaming"),
@@ -75,7 +77,10 @@ _FUNCTION_WORDS = ("the a an her his their its it them this that these those of 
                    "be is are can you me my your they she he with without instead rather than one two is "
                    "left right image picture photo person subject man woman guy girl boy lady face way should "
                    "could would will get got have has keep give show showing teeth surprised shocked smiling "
-                   "who what which where when how now again then also each same other").split()
+                   "who what which where when how now again then also each same other him hers theirs us we i am "
+                   "was were been being there here into onto over under for from by if as just only want need "
+                   "like try little please thing things something bit go going gonna wanna see say said tell "
+                   "good great nice well okay ok yes why because about after before while still even").split()
 
 # Multi-word expressions rewritten to single tokens before scanning (applied after typo repair).
 _PHRASES: list[tuple[str, str]] = [
@@ -94,6 +99,7 @@ _PHRASES: list[tuple[str, str]] = [
     (r"\bopen wide\b", "open alot"),
     (r"\b(a little bit|a tiny bit|a bit|a little|a tad|a touch|a smidge|just a bit)\b", "slightly"),
     (r"\b(a lot|a great deal|by a lot|heaps)\b", "alot"),
+    (r"\b(do not|never) ([a-z]+)([a-z ]*?) too (much|far|wide|high|big|many)\b", r"\2\3 slightly"),
     (r"\bnot (too|so) (much|far|wide|high|big)\b", "slightly"),
     (r"\b(too|so) (much|far)\b", ""),
     (r"\b(on|at|in) the (left|right)( hand)?( side)?( of the (image|picture|photo))?\b", r"img\2"),
@@ -103,6 +109,7 @@ _PHRASES: list[tuple[str, str]] = [
     (r"\b(left|right)wards?\b", r"dir\1"),
     (r"\b(left|right)[- ]hand\b", r"\1"),
     (r"\bturn (her|his|their|the) head\b", "turn head"),
+    (r"\bcheer (her|him|them)? ?up\b", "smile"),
     (r"\binstead of\b", "instead"),
     (r"\brather than\b", "rather"),
     (r"\bmake (her|him|them|it|the person) look\b", "make"),
@@ -237,6 +244,8 @@ def rule_intent(tokens: list[str]) -> Intent:
             intent.side = "left"
     elif parts:
         intent.part = parts[0][1]
+    if intent.part is None and turning and intent.action in ("raise", "lower"):
+        intent.part = "head"
     return intent
 
 
@@ -318,10 +327,16 @@ class EmbeddingMatcher:
         return out
 
 
+def unexplained(tokens: list[str]) -> list[str]:
+    """Words the rules know nothing about: only these can make an embedding match worth trying."""
+    return [t for t in tokens if t.isalpha() and t not in _VOCAB]
+
+
 def parse_intent(text: str, matcher: EmbeddingMatcher | None = None, last_part: str | None = None) -> Intent:
     """The intent in `text`; incomplete (action or part None) when it could not be understood."""
     tokens = prepare(text[:MAX_CHARS])
     intent = rule_intent(tokens)
-    if matcher is not None and not (intent.action and (intent.part or intent.pronoun or intent.action in DEFAULT_PART)):
+    rules_done = intent.action and (intent.part or intent.pronoun or intent.action in DEFAULT_PART)
+    if matcher is not None and not rules_done and unexplained(tokens):
         intent = matcher.fill(intent, " ".join(tokens))
     return finish(intent, last_part)

@@ -3,7 +3,8 @@
 Speech transcripts and typed lines carry fillers ("um", "like", "you know") and polite wrappers
 ("could you please ..."); removing them first lets the grammar stay strict and the rules small.
 Typos are repaired word by word against the vocabulary the rules know, with an edit distance
-that grows with word length so short words ("eye", "lip") are never bent into each other.
+that grows with word length and a first letter that must match (or be swapped with the second:
+"oepn"), so unrelated words ("brighter", "weather") are not bent into commands.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ MAX_CHARS = 300
 _FILLERS = [
     r"\bum+\b", r"\buh+\b", r"\buhm+\b", r"\berm+\b", r"\bhmm+\b", r"\bah+\b", r"\boh+\b",
     r"\byou know\b", r"\bi mean\b", r"\bkind of\b", r"\bsort of\b", r"\bkinda\b", r"\bsorta\b",
-    r"\bbasically\b", r"\bactually\b", r"\bjust\b", r"\blike\b(?= (make|can|the|her|his|their|its|a|open|close|raise|lower|move|turn)\b)",
+    r"\bbasically\b", r"\bactually\b", r"\bjust\b", r"(?<!i'd )(?<!would )(?<!i )\blike\b(?=,|$| (make|can|the|her|his|their|its|a|open|close|raise|lower|move|turn)\b)", r"^like\b",
     r"^(so|ok|okay|well|alright|right|now|and|hey|hi|yeah|yes)\b,?", r"\bthanks?( you)?\b",
     r"\bplease\b", r"\bkindly\b",
 ]
@@ -92,11 +93,14 @@ def _correct_cached(word: str, vocabulary: frozenset[str], preferred: frozenset[
         return word
     best, best_key = word, (limit + 1, 1, 0)
     for candidate in sorted(vocabulary):
-        if abs(len(candidate) - len(word)) > limit or candidate[0] != word[0] and len(word) < 6:
+        if candidate[0] != word[0] and candidate[:2] != word[1::-1]:
             continue
-        d = damerau(word, candidate, min(limit, allowed_typos(candidate)))
+        allowed = min(limit, allowed_typos(candidate))
+        if abs(len(candidate) - len(word)) > allowed:
+            continue
+        d = damerau(word, candidate, allowed)
         key = (d, 0 if candidate in preferred else 1, abs(len(candidate) - len(word)))
-        if d <= limit and key < best_key:
+        if d <= allowed and key < best_key:
             best, best_key = candidate, key
     return best
 

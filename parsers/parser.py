@@ -120,6 +120,10 @@ class CommandParser:
             return unknown(f"I can't {intent.action.replace('_', ' ')} the {intent.part}; the {intent.part} can: {doable}",
                            [f"{a.replace('_', ' ')} the {intent.part}" for a in part.actions[:3]])
         self.last_part = intent.part
+        if image is None and intent.side_frame == "image" and intent.side in ("left", "right"):
+            intent.side = "right" if intent.side == "left" else "left"
+            intent.side_frame = "subject"
+            intent.notes.append("no image: assuming a frontal face, whose right side is on the image's left")
         cmd = Command("drag", action=intent.action, part=intent.part, side=intent.side, amount=intent.amount,
                       message="; ".join([describe(intent)] + intent.notes))
         if image is None:

@@ -1,0 +1,188 @@
+"""Explicit commands, text clean-up and intent rules: pure functions, no models loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from parsers import Command, CommandParser
+from parsers.grammar import check_range, parse_explicit
+from parsers.intents import OPPOSITE, parse_intent
+from parsers.normalize import correct, damerau, strip_fillers, tidy
+
+
+@pytest.fixture(scope="module")
+def rules() -> CommandParser:
+    """Grammar + rules only: these tests must not depend on the embedding model."""
+    return CommandParser(use_embeddings=False)
+
+
+@pytest.mark.parametrize("text, handles, targets", [
+    ("drag 120,88 to 120,70", [(120, 88)], [(120, 70)]),
+    ("drag 120, 88 to 120, 70", [(120, 88)], [(120, 70)]),
+    ("(30, 40) -> (35, 60)", [(30, 40)], [(35, 60)]),
+    ("(30,40) → (35,60)", [(30, 40)], [(35, 60)]),
+    ("from 10 20 to 30 40", [(10, 20)], [(30, 40)]),
+    ("drag 10,20 to 30,40 and 50,60 to 70,80", [(10, 20), (50, 60)], [(30, 40), (70, 80)]),
+    ("(1,2)->(3,4); (5,6)->(7,8)", [(1, 2), (5, 6)], [(3, 4), (7, 8)]),
+    ("drag 10,20 30,40 to 15,25 35,45", [(10, 20), (30, 40)], [(15, 25), (35, 45)]),
+    ("please drag 5.5,6 to 7,8.25", [(5.5, 6)], [(7, 8.25)]),
+])
+def test_coordinates(text, handles, targets):
+    cmd = parse_explicit(text)
+    assert cmd.command == "drag"
+    assert cmd.handles == handles and cmd.targets == targets
+
+
+@pytest.mark.parametrize("text, words", [
+    ("drag 120,88 to", "missing"),
+    ("drag 1,2,3 to 4,5", "two (x, y)"),
+    ("drag 10,20 30,40 to 50,60", "2 handle point(s) but 1 target"),
+    ("drag 10,20 to 30,40 quickly", "'quickly'"),
+    ("to 5,5", "missing"),
+])
+def test_malformed_coordinates_name_the_problem(text, words):
+    cmd = parse_explicit(text)
+    assert cmd.command == "unknown" and words in cmd.message
+
+
+def test_out_of_range_points_are_refused_with_the_point_and_the_limits(rules):
+    image = np.zeros((64, 80, 3), np.uint8)
+    cmd = rules.parse("drag 10,10 to 90,20", image)
+    assert cmd.command == "unknown"
+    assert "(90, 20)" in cmd.message and "0..79" in cmd.message and "0..63" in cmd.message
+    assert rules.parse("drag -1,10 to 5,5", image).command == "unknown"
+    assert rules.parse("drag 79,63 to 0,0", image).command == "drag"
+    ok = Command("drag", handles=[(1, 1)], targets=[(2, 2)])
+    assert check_range(ok, 3, 3) is ok
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("undo", "undo"), ("undo that please", "undo"), ("go back", "undo"), ("redo", "redo"),
+    ("reset", "reset"), ("start over", "reset"), ("cancel", "cancel"), ("stop", "cancel"),
+    ("stop it now", "cancel"), ("help", "help"), ("what can I say?", "help"), ("quit", "quit"),
+    ("exit", "quit"), ("history", "history"), ("show the history", "history"), ("um, undo", "undo"),
+])
+def test_session_verbs(text, kind):
+    assert parse_explicit(text).command == kind
+
+
+def test_save_keeps_the_path_as_typed():
+    assert parse_explicit("save").path is None
+    cmd = parse_explicit("save it as Edits/Face_01.PNG")
+    assert cmd.command == "save" and cmd.path == "Edits/Face_01.PNG"
+
+
+def test_settings(rules):
+    assert rules.parse("steps 80").settings == {"steps": 80}
+    assert rules.parse("set steps to 120").settings == {"steps": 120}
+    assert rules.parse("use w+").settings == {"space": "w+"}
+    assert rules.parse("use w").settings == {"space": "w"}
+    assert rules.parse("lr 0.002").settings == {"lr": 0.002}
+    assert rules.parse("no mask").settings == {"mask": None}
+    cmd = rules.parse("mask the mouth")
+    assert cmd.command == "settings" and cmd.settings == {"mask": "mouth"} and cmd.part == "mouth"
+    assert rules.parse("steps many").command == "unknown"
+    assert rules.parse("steps 0").command == "unknown"
+    assert rules.parse("mask the weather").command == "unknown"
+
+
+def test_points_alternate_like_clicks():
+    cmd = parse_explicit("points 10,20 30,40 50,60 70,80")
+    assert cmd.command == "points" and cmd.handles == [(10, 20), (50, 60)] and cmd.targets == [(30, 40), (70, 80)]
+    assert parse_explicit("handle 40,50").handles == [(40, 50)]
+    assert parse_explicit("clear points").settings == {"clear": True}
+
+
+def test_plain_edits_are_not_explicit_commands():
+    for text in ("open the mouth", "stop smiling", "close the eyes", "move the head 10 pixels to the left"):
+        assert parse_explicit(text) is None, text
+
+
+def test_clean_up_removes_fillers_and_polite_wrappers():
+    assert strip_fillers(tidy("Um, can you like, please open her mouth, thanks!")) == "open her mouth"
+    assert strip_fillers(tidy("I'd like you to raise the eyebrows")) == "raise the eyebrows"
+
+
+def test_typo_repair_respects_length_and_first_letter():
+    vocab = frozenset({"open", "one", "mouth", "eyes", "higher", "arched", "eyebrows"})
+    assert damerau("opne", "open", 2) == 1 and damerau("mouht", "mouth", 2) == 1
+    assert correct(["opne", "mouht", "eybrows"], vocab, frozenset({"open", "mouth", "eyebrows"})) == \
+        ["open", "mouth", "eyebrows"]
+    assert correct(["brighter", "weather", "cat"], vocab) == ["brighter", "weather", "cat"]
+
+
+@pytest.mark.parametrize("action", sorted(OPPOSITE))
+def test_opposites_and_their_negations_never_swap(action):
+    """Minimal pairs built from the canonical verbs: X, not X, don't X do Y."""
+    verb = {"move_left": "move it to the left", "move_right": "move it to the right", "turn_left": "turn it left",
+            "turn_right": "turn it right"}.get(action, f"{action} it")
+    other = OPPOSITE[action]
+    other_verb = {"move_left": "move it to the left", "move_right": "move it to the right",
+                  "turn_left": "turn it left", "turn_right": "turn it right"}.get(other, f"{other} it")
+    assert parse_intent(verb, last_part="head").action == action
+    assert parse_intent(f"don't {verb}", last_part="head").action == other
+    assert parse_intent(f"don't {verb}, {other_verb}", last_part="head").action == other
+    assert parse_intent(f"{verb}, not {other_verb}", last_part="head").action == action
+
+
+@pytest.mark.parametrize("text, side, frame", [
+    ("raise her left eyebrow", "left", "subject"),
+    ("raise his right eyebrow", "right", "subject"),
+    ("close the eye on the left", "left", "image"),
+    ("close the eye on the right side", "right", "image"),
+    ("close both eyes", "both", "subject"),
+    ("close the eyes", "both", "subject"),
+])
+def test_sides(text, side, frame):
+    intent = parse_intent(text)
+    assert (intent.side, intent.side_frame) == (side, frame)
+
+
+def test_image_side_becomes_the_subjects_side_without_an_image(rules):
+    assert rules.parse("close the eye on the left").side == "right"
+    assert rules.parse("close her left eye").side == "left"
+
+
+def test_movement_is_in_image_space_unless_possessive():
+    assert parse_intent("move the head left").action == "move_left"
+    assert parse_intent("turn the head to the left").action == "turn_left"
+    assert parse_intent("turn her head to her left").action == "turn_right"
+
+
+def test_amounts():
+    assert parse_intent("open the mouth slightly").amount == 0.5
+    assert parse_intent("open the mouth a little bit").amount == 0.5
+    assert parse_intent("open the mouth").amount == 1.0
+    assert parse_intent("open the mouth a lot").amount == 2.0
+    assert parse_intent("open the mouth wide").amount == 2.0
+    assert parse_intent("don't open the mouth too much").action == "open"
+
+
+def test_it_refers_to_the_last_part(rules):
+    rules.parse("raise the eyebrows")
+    cmd = rules.parse("lower them a bit")
+    assert (cmd.action, cmd.part, cmd.amount) == ("lower", "eyebrows", 0.5)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "uh", "...", "x" * 5000, "ÿ\x00\x1b[31m", "make it a cat",
+                                  "the nose", "smile the nose", "12345", "to to to", "drag drag drag"])
+def test_unclear_input_is_unknown_with_help_never_an_exception(rules, text):
+    cmd = rules.parse(text)
+    assert cmd.command == "unknown"
+    assert cmd.message and cmd.suggestions
+
+
+def test_json_has_the_contract_fields(rules):
+    obj = rules.parse("open the mouth").to_json()
+    for key in ("command", "action", "part", "side", "amount", "handles", "targets", "mask", "message"):
+        assert key in obj
+    assert obj["command"] == "drag" and obj["handles"] == [] and obj["mask"] is None
+
+
+def test_mask_array_rasterises_the_polygon():
+    cmd = Command("drag", mask={"polygon": [[2, 2], [8, 2], [8, 6], [2, 6]], "bbox": [2, 2, 8, 6]})
+    m = cmd.mask_array(10, 12)
+    assert m.shape == (10, 12) and m.dtype == bool
+    assert m[4, 5] and not m[0, 0] and not m[8, 10]
+    assert Command("drag").mask_array(10, 12) is None

@@ -1,0 +1,161 @@
+"""The parser with its real models: MiniLM (accuracy on the labelled set), MediaPipe grounding on a
+real photograph, the `parse` CLI on images, generated samples and batches."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from assistant.cli import main
+from parsers import CommandParser
+from parsers.embeddings import SentenceEncoder
+from tests.parser_labels import load_cases, mismatches
+
+skimage_data = pytest.importorskip("skimage.data")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def parser() -> CommandParser:
+    return CommandParser()
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return skimage_data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def face_box(astronaut) -> tuple[float, float, float, float]:
+    """The face found by scikit-image's LBP cascade, a detector independent of MediaPipe."""
+    from skimage import feature
+
+    detector = feature.Cascade(skimage_data.lbp_frontal_face_cascade_filename())
+    faces = detector.detect_multi_scale(img=astronaut, scale_factor=1.2, step_ratio=1, min_size=(60, 60),
+                                        max_size=(200, 200))
+    assert len(faces) == 1
+    f = faces[0]
+    return f["c"], f["r"], f["c"] + f["width"], f["r"] + f["height"]
+
+
+def test_minilm_embeddings_are_unit_vectors_and_rank_paraphrases():
+    enc = SentenceEncoder()
+    vecs = enc.encode(["part her lips", "open the mouth", "make it a cat"])
+    assert vecs.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
+
+
+def test_labelled_set_accuracy(parser):
+    cases = load_cases()
+    assert len(cases) >= 150
+    failures = []
+    for case in cases:
+        parser.last_part = None
+        got = parser.parse(case["text"]).to_json()
+        wrong = mismatches(case, got)
+        if wrong:
+            failures.append(f"{case['text']!r}: {'; '.join(wrong)}")
+    accuracy = 1 - len(failures) / len(cases)
+    assert accuracy >= 0.95, f"accuracy {accuracy:.3f}; failures:\n" + "\n".join(failures)
+
+
+def test_paraphrases_need_the_embeddings():
+    """The MiniLM fallback is what reads these; rules alone leave them unknown."""
+    rules, full = CommandParser(use_embeddings=False), CommandParser()
+    for text, action, part in [("make her look sleepy", "close", "eyes"), ("furrow his brows", "lower", "eyebrows")]:
+        assert rules.parse(text).command == "unknown"
+        cmd = full.parse(text)
+        assert (cmd.action, cmd.part) == (action, part)
+
+
+def _inside(points, box, margin=0.0):
+    x0, y0, x1, y1 = box
+    return all(x0 - margin <= x <= x1 + margin and y0 - margin <= y <= y1 + margin for x, y in points)
+
+
+def test_grounding_on_a_real_photo_lands_on_the_named_part(parser, astronaut, face_box):
+    x0, y0, x1, y1 = face_box
+    w, h = x1 - x0, y1 - y0
+    cx = (x0 + x1) / 2
+    mouth = parser.parse("open the mouth", astronaut)
+    assert mouth.handles and _inside(mouth.handles, (x0, y0 + 0.55 * h, x1, y1 + 0.2 * h))
+    lower_lip_h, lower_lip_t = mouth.handles[-1], mouth.targets[-1]
+    assert lower_lip_t[1] - lower_lip_h[1] > 0.05 * w  # the lower lip goes down
+    eyes = parser.parse("close the eyes", astronaut)
+    assert _inside(eyes.handles, (x0, y0, x1, y0 + 0.5 * h))
+    left = parser.parse("close her left eye", astronaut)
+    assert len(left.handles) == 1 and left.handles[0][0] > cx  # the subject's left eye is on the image's right
+    on_left = parser.parse("close the eye on the left", astronaut)
+    assert on_left.handles[0][0] < cx and on_left.side == "right"
+    brows = parser.parse("raise the eyebrows", astronaut)
+    assert all(t[1] < hd[1] for hd, t in zip(brows.handles, brows.targets))
+    assert max(p[1] for p in brows.handles) < min(p[1] for p in eyes.handles)
+    head = parser.parse("move the head left", astronaut)
+    assert all(t[0] < hd[0] for hd, t in zip(head.handles, head.targets)) and head.mask is None
+    smile = parser.parse("smile", astronaut)
+    assert all(t[1] < hd[1] for hd, t in zip(smile.handles, smile.targets))
+    mask = mouth.mask_array(*astronaut.shape[:2])
+    for x, y in mouth.handles + mouth.targets:
+        assert mask[int(round(y)), int(round(x))]
+    assert mask.mean() < 0.05  # a region around the mouth, not the picture
+
+
+def test_displacement_is_proportional_to_face_size_and_amount(parser, astronaut):
+    big = np.asarray(Image.fromarray(astronaut).resize((1024, 1024), Image.BICUBIC))
+
+    def moved(text, image):
+        cmd = parser.parse(text, image)
+        return max(np.hypot(t[0] - h[0], t[1] - h[1]) for h, t in zip(cmd.handles, cmd.targets))
+
+    base = moved("open the mouth", astronaut)
+    assert moved("open the mouth", big) / base == pytest.approx(2.0, rel=0.1)
+    assert moved("open the mouth slightly", astronaut) / base == pytest.approx(0.5, rel=0.05)
+    assert moved("open the mouth a lot", astronaut) / base == pytest.approx(2.0, rel=0.05)
+
+
+def test_no_face_suggests_coordinates(parser):
+    flat = np.full((128, 128, 3), 127, np.uint8)
+    cmd = parser.parse("open the mouth", flat)
+    assert cmd.command == "drag" and cmd.handles == [] and "no face found" in cmd.message
+    assert "drag" in cmd.message
+
+
+@pytest.fixture(scope="module")
+def astronaut_png(tmp_path_factory, astronaut):
+    path = tmp_path_factory.mktemp("img") / "astronaut.png"
+    Image.fromarray(astronaut).save(path)
+    return path
+
+
+def test_cli_json_and_batch(capsys, astronaut_png, tmp_path):
+    assert main(["parse", "raise her left eyebrow a bit", "--image", str(astronaut_png), "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["command"] == "drag" and obj["side"] == "left" and obj["amount"] == 0.5
+    assert len(obj["handles"]) == len(obj["targets"]) == 3 and obj["mask"]["bbox"]
+    batch = tmp_path / "cmds.txt"
+    batch.write_text("undo\nopne the mouht\n\nmake it a cat\ndrag 10,10 to 900,10\n")
+    assert main(["parse", "--batch", str(batch), "--image", str(astronaut_png)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["command"] for o in lines] == ["undo", "drag", "unknown", "unknown", "unknown"]
+    assert lines[1]["handles"] and "outside the 512x512 image" in lines[4]["message"]
+
+
+def test_cli_bad_image_is_one_line_error(capsys, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    assert main(["parse", "open the mouth", "--image", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_cli_on_a_generated_sample_without_a_face(capsys, tmp_path):
+    from stylegan2 import save_generator
+    from tests.conftest import tiny_generator
+
+    ckpt = save_generator(tiny_generator(resolution=32), tmp_path / "tiny.safetensors")
+    assert main(["parse", "open the mouth", "--model", str(ckpt), "--seed", "3", "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["command"] == "drag" and obj["handles"] == [] and "no face found" in obj["message"]

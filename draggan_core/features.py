@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from stylegan2 import Generator
 
+from .local_synthesis import Window, WindowedSynthesis
 from .patch import FeaturePatch
 
 
@@ -33,15 +34,6 @@ def resize_matrix(out_index: torch.Tensor, in_size: int, out_size: int) -> torch
     m.index_put_((rows, i0), 1 - frac, accumulate=True)
     inside = ((out_index >= 0) & (out_index < out_size)).to(torch.float32)
     return m * inside[:, None]
-
-
-def resize_window(low: torch.Tensor, top: int, left: int, height: int, width: int,
-                  image_height: int, image_width: int) -> torch.Tensor:
-    """Image-resolution features (C, height, width) of the window starting at (top, left), from the
-    block's low-resolution map `low` (C, h, w)."""
-    my = resize_matrix(torch.arange(top, top + height), low.shape[-2], image_height)
-    mx = resize_matrix(torch.arange(left, left + width), low.shape[-1], image_width)
-    return torch.einsum("yi,cij,xj->cyx", my, low, mx)
 
 
 def resize_full(low: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -67,11 +59,21 @@ class BlockFeatures:
         values = resize_full(low, self.height, self.width)[0]
         return FeaturePatch(values, 0, 0, self.height, self.width)
 
-    def window_patch(self, low: torch.Tensor, center: tuple[int, int], half: int) -> FeaturePatch:
-        """Resized features of the square window of half-size `half` around `center` (x, y),
-        clipped to the image."""
-        x, y = center
-        top, bottom = max(y - half, 0), min(y + half + 1, self.height)
-        left, right = max(x - half, 0), min(x + half + 1, self.width)
-        values = resize_window(low[0], top, left, bottom - top, right - left, self.height, self.width)
-        return FeaturePatch(values, top, left, self.height, self.width)
+    def window_patches(self, ws: torch.Tensor, centers: list[tuple[int, int]], half: int) -> list[FeaturePatch]:
+        """Resized features of the square windows of half-size `half` around each center (x, y),
+        clipped to the image, synthesising only what those windows depend on."""
+        synth = WindowedSynthesis(self.G, ws, self.block)
+        res = self.G.synthesis.blocks[self.block].resolution
+        patches = []
+        for x, y in centers:
+            top, bottom = max(y - half, 0), min(y + half + 1, self.height)
+            left, right = max(x - half, 0), min(x + half + 1, self.width)
+            my = resize_matrix(torch.arange(top, bottom), res, self.height)
+            mx = resize_matrix(torch.arange(left, right), res, self.width)
+            rows = my.abs().sum(0).nonzero()[:, 0]
+            cols = mx.abs().sum(0).nonzero()[:, 0]
+            win = Window(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+            low = synth.window(win)[0]
+            values = torch.einsum("yi,cij,xj->cyx", my[:, win.top:win.bottom], low, mx[:, win.left:win.right])
+            patches.append(FeaturePatch(values, top, left, self.height, self.width))
+        return patches

@@ -196,18 +196,25 @@ class DragSession:
         return self._drag
 
     def _patches(self, d: _Drag, ws: torch.Tensor) -> tuple[list[FeaturePatch], torch.Tensor | None]:
-        """One feature patch per handle (the full map when the mask needs it), and the mask term's
-        feature change at image resolution."""
-        low = self._features.low(ws)
-        if d.low0 is None and d.fixed is not None:
-            d.low0 = low.detach()
+        """One feature patch per handle, and the mask term's feature change at image resolution.
+        Without a mask term only windows around the handles are synthesised and resized; the
+        mask term needs the whole map."""
+        cfg = self.config
+        if cfg.local_features and d.fixed is None:
+            radii = self.radii
+            half = radii.tracking + radii.motion + 4  # the tracking window, then the disk around the tracked point
+            patches = self._features.window_patches(ws, d.points, half)
+            change = None
+        else:
+            low = self._features.low(ws)
+            if d.low0 is None and d.fixed is not None:
+                d.low0 = low.detach()
+            patches = [self._features.full_patch(low)] * len(d.points)
+            change = resize_full(low - d.low0, self.height, self.width) if d.fixed is not None else None
         if d.references is None:
-            ref_patch = self._features.full_patch(low.detach())
-            d.references = torch.stack([ref_patch.at(torch.tensor([y]), torch.tensor([x]))[:, 0]
-                                        for x, y in d.handles])
-        full = self._features.full_patch(low)
-        change = resize_full(low - d.low0, self.height, self.width) if d.fixed is not None else None
-        return [full] * len(d.points), change
+            d.references = torch.stack([p.at(torch.tensor([y]), torch.tensor([x]))[:, 0].detach()
+                                        for p, (x, y) in zip(patches, d.handles)])
+        return patches, change
 
     def step(self, preview: bool = False) -> StepResult:
         with self._lock:

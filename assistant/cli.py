@@ -12,13 +12,14 @@ import sys
 
 from draggan_core.errors import DragInputError
 from parsers.images import ImageError
+from stylegan2.dataset import DataError
 from stylegan2.errors import CheckpointError
 
 # Each module registers one subcommand; adding a command is adding a name here.
-COMMAND_MODULES = ["info", "sample", "parse"]
+COMMAND_MODULES = ["info", "sample", "train", "model_report", "parse"]
 
 # Exceptions whose message is meant for the user. Layers add theirs here as they appear.
-USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DragInputError, FileNotFoundError,
+USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DataError, DragInputError, FileNotFoundError,
                                                 PermissionError, IsADirectoryError, ImageError)
 
 

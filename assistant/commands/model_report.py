@@ -1,0 +1,115 @@
+"""`model-report`: a 10x10 sample grid, CPU sampling time and the face Fréchet distances of a model.
+
+The distances come from `../shared/tools/face_fd.py` (2,000 real crops vs 2,000 samples at
+psi=1), run in a subprocess because its dependencies (dlib, MediaPipe) are a measuring tool's,
+not the product's. When the tool or its dependencies are missing the report says how to get them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from stylegan2 import Generator, load_generator
+from stylegan2.sample_grid import generate_images, seed_latents, tile
+from stylegan2.train_checkpoint import is_training_checkpoint, load_training_checkpoint
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+FACE_FD = SHARED / "tools" / "face_fd.py"
+REAL_DATA = SHARED / "data" / "celeba10k.tar.gz"
+FD_MODULES = ("dlib", "face_recognition_models", "mediapipe", "scipy")
+FD_INSTALL = "pip install mediapipe dlib-bin face-recognition-models scipy 'setuptools<81'"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("model-report", help="sample grid, CPU speed and face distances of a model")
+    p.add_argument("checkpoint", nargs="?", help="generator or training checkpoint (default: the embedded model)")
+    p.add_argument("-o", "--out", default="model-report", help="folder for grid.png, samples.npz, report.json")
+    p.add_argument("--n", type=int, default=2000, help="samples for the face distances (default 2000)")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation of the grid (distances always use 1)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for the timing (default 2)")
+    p.add_argument("--no-fd", action="store_true", help="skip the face distances")
+    p.add_argument("--real", default=str(REAL_DATA), help="reference images for face_fd.py")
+    p.add_argument("--face-fd", default=str(FACE_FD), help="path of face_fd.py")
+    p.set_defaults(func=run)
+
+
+def load_any(path: str | None) -> Generator:
+    """A generator file as `load_generator` reads it, or G_ema from a training checkpoint."""
+    if path is not None and is_training_checkpoint(path):
+        return load_training_checkpoint(path).G_ema.eval().requires_grad_(False)
+    return load_generator(path)
+
+
+def time_sampling(G: Generator, batch: int, repeats: int = 3) -> float:
+    """Milliseconds per image for batches of `batch` (best of `repeats`, after one warm-up)."""
+    z = seed_latents(G, list(range(batch)))
+    generate_images(G, z, batch_size=batch)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        generate_images(G, z, batch_size=batch)
+        best = min(best, time.perf_counter() - t)
+    return best / batch * 1000
+
+
+def fd_missing(python: str = sys.executable) -> list[str]:
+    """Modules face_fd.py needs that the given Python cannot import."""
+    code = "import importlib.util as u, sys; print(','.join(m for m in sys.argv[1:] if u.find_spec(m) is None))"
+    out = subprocess.run([python, "-c", code, *FD_MODULES], capture_output=True, text=True, check=True)
+    return [m for m in out.stdout.strip().split(",") if m]
+
+
+def run_face_fd(face_fd: Path, real: str, samples: Path, n: int) -> dict:
+    cmd = [sys.executable, str(face_fd), real, str(samples), "--n", str(n), "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"face_fd.py failed: {tail}"}
+    r = json.loads(out.stdout)
+    return {"dlib": r["dlib"]["fd"], "landmarks": r["landmarks"]["fd"], "landmarks_size": r["landmarks_size"]["fd"],
+            "command": " ".join(cmd)}
+
+
+def run(args: argparse.Namespace) -> int:
+    G = load_any(args.checkpoint)
+    torch.set_grad_enabled(False)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    grid = tile(generate_images(G, seed_latents(G, list(range(100))), psi=args.psi), cols=10)
+    Image.fromarray(grid).save(out / "grid.png")
+    torch.set_num_threads(args.threads)
+    report: dict = {
+        "model": getattr(G, "source_path", args.checkpoint or "embedded"),
+        "params_M": round(G.num_parameters() / 1e6, 3),
+        "grid": str(out / "grid.png"),
+        "grid_psi": args.psi,
+        "cpu": {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                "torch": torch.__version__,
+                "ms_per_image_batch16": round(time_sampling(G, 16), 2),
+                "ms_single_image": round(time_sampling(G, 1), 2)},
+    }
+    if not args.no_fd:
+        face_fd = Path(args.face_fd)
+        missing = fd_missing() if face_fd.is_file() else []
+        if not face_fd.is_file():
+            report["face_fd"] = {"skipped": f"{face_fd} not found; it lives in the project's ../shared/tools"}
+        elif missing:
+            report["face_fd"] = {"skipped": f"missing {', '.join(missing)}: run `{FD_INSTALL}`"}
+        else:
+            samples = out / "samples.npz"
+            imgs = generate_images(G, seed_latents(G, list(range(args.n))), psi=1.0)
+            np.savez_compressed(samples, images=imgs)
+            report["face_fd"] = run_face_fd(face_fd, args.real, samples, args.n)
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    return 0

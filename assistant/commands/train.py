@@ -1,0 +1,92 @@
+"""`train`: train (or resume) the StyleGAN2 face generator on a folder / .zip / .tar(.gz) of images.
+
+A GPU session runs it in pieces of at most 10 minutes: `--minutes 9 --resume auto` continues
+from the output folder's `latest.safetensors` every time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from stylegan2.dataset import load_images
+from stylegan2.training import RunLimits, TrainConfig, Trainer, run_training
+
+DEFAULTS = TrainConfig()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train or resume the StyleGAN2 generator",
+                       description="Train a StyleGAN2 generator (defaults: the shipped celeba64 model).")
+    p.add_argument("data", help="folder, .zip or .tar(.gz) of images (e.g. ../shared/data/celeba10k.tar.gz)")
+    p.add_argument("--out", default="runs/celeba64", help="output folder (checkpoints, grids, log)")
+    p.add_argument("--resume", default=None,
+                   help="training checkpoint to continue from, or 'auto' for OUT/latest.safetensors if present")
+    p.add_argument("--kimg", type=float, default=5000, help="stop when this many thousand images were shown")
+    p.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this many minutes")
+    p.add_argument("--batch", type=int, default=DEFAULTS.batch)
+    p.add_argument("--lr", type=float, default=DEFAULTS.lr)
+    p.add_argument("--r1-gamma", type=float, default=DEFAULTS.r1_gamma)
+    p.add_argument("--augment", default=DEFAULTS.augment, help="DiffAugment policy, or 'none'")
+    p.add_argument("--channel-base", type=int, default=DEFAULTS.channel_base)
+    p.add_argument("--channel-max", type=int, default=DEFAULTS.channel_max)
+    p.add_argument("--mapping-layers", type=int, default=DEFAULTS.mapping_layers)
+    p.add_argument("--resolution", type=int, default=DEFAULTS.resolution)
+    p.add_argument("--crop", choices=["auto", "celeba", "none"], default="auto")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--amp", choices=["auto", "bf16", "none"], default="auto", help="bf16 autocast (auto: on CUDA)")
+    p.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto")
+    p.add_argument("--fused-adam", choices=["auto", "on", "off"], default="auto")
+    p.add_argument("--compile", action="store_true", help="torch.compile G's synthesis and D")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--grid-kimg", type=float, default=50.0, help="write a sample grid every N kimg")
+    p.add_argument("--export-to", default=None,
+                   help="at the end also write WEIGHTS_DIR/celeba64.safetensors and an fp16 resumable "
+                        "WEIGHTS_DIR/training/celeba64-train.safetensors")
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(resolution=args.resolution, mapping_layers=args.mapping_layers, channel_base=args.channel_base,
+                       channel_max=args.channel_max, batch=args.batch, lr=args.lr, r1_gamma=args.r1_gamma,
+                       augment=args.augment, seed=args.seed, device=args.device, amp=args.amp,
+                       channels_last=args.channels_last, fused_adam=args.fused_adam, compile=args.compile)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = config_from_args(args)
+    resume = args.resume
+    if resume == "auto":
+        latest = Path(args.out) / "latest.safetensors"
+        resume = latest if latest.is_file() else None
+    print(f"loading {args.data} ...", file=sys.stderr, flush=True)
+    images = load_images(args.data, config.resolution, args.crop, args.limit)
+    if resume is not None:
+        overrides = {k: getattr(config, k) for k in ("batch", "device", "amp", "channels_last", "fused_adam",
+                                                    "compile", "lr", "r1_gamma", "augment")}
+        trainer = Trainer.resume(resume, images, overrides)
+        note = "with" if trainer.optimizer_restored else "without"
+        print(f"resumed {resume} at {trainer.cur_nimg / 1000:.1f} kimg ({note} optimiser state)",
+              file=sys.stderr, flush=True)
+    else:
+        trainer = Trainer(config, images)
+    G = trainer.state.G
+    print(f"{len(images)} images, G {G.num_parameters() / 1e6:.2f} M params, "
+          f"D {sum(p.numel() for p in trainer.state.D.parameters()) / 1e6:.2f} M params, "
+          f"device {trainer.device}, batch {trainer.config.batch}, bf16 {trainer.amp}, "
+          f"channels_last {trainer.channels_last}, augment {trainer.config.augment}", file=sys.stderr, flush=True)
+    limits = RunLimits(args.kimg, args.minutes, args.checkpoint_minutes, args.grid_kimg)
+    ckpt = run_training(trainer, args.out, limits)
+    print(f"checkpoint {ckpt} at {trainer.cur_nimg / 1000:.1f} kimg", file=sys.stderr)
+    if args.export_to:
+        gen, train_ckpt = trainer.export(args.export_to)
+        print(f"exported {gen} and {train_ckpt}", file=sys.stderr)
+    return 0

@@ -1,0 +1,148 @@
+"""Training checkpoints: G, D and G_ema (+ optionally Adam state) in one `.safetensors` file.
+
+Safetensors rather than pickles because a checkpoint travels between sessions and machines and
+loading one must never run code. The configs and the images-shown counter live in the header
+metadata as JSON. Weights may be stored as fp16 to halve the size of the copy kept in the
+repository; the loader casts back to fp32. Adam's moments are optional: dropping them costs a
+few kimg of re-warming on resume, not correctness.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .config import GeneratorConfig
+from .discriminator import Discriminator, DiscriminatorConfig
+from .errors import CheckpointError
+from .networks import Generator
+
+FORMAT = "draggan-assistant-training/1"
+NETS = ("G", "D", "G_ema")
+
+
+@dataclass
+class TrainingState:
+    """Everything a resumed run needs besides the data: networks, counters, optimiser moments."""
+
+    G: Generator
+    D: Discriminator
+    G_ema: Generator
+    cur_nimg: int = 0
+    train_config: dict = field(default_factory=dict)
+    optimizers: dict[str, dict] = field(default_factory=dict)
+
+
+def _optimizer_tensors(name: str, opt: torch.optim.Optimizer, param_names: dict[int, str]) -> dict[str, torch.Tensor]:
+    out = {}
+    for p, st in opt.state.items():
+        pname = param_names[id(p)]
+        for key, value in st.items():
+            if isinstance(value, torch.Tensor):
+                out[f"opt_{name}.{pname}.{key}"] = value.detach().to(torch.float32).cpu()
+    return out
+
+
+def save_training_checkpoint(path: str | Path, state: TrainingState,
+                             optimizers: dict[str, tuple[torch.optim.Optimizer, torch.nn.Module]] | None = None,
+                             half: bool = False) -> Path:
+    """Write atomically (temp file + rename) so a run killed mid-write keeps its last checkpoint."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    for name in NETS:
+        for k, v in getattr(state, name).state_dict().items():
+            v = v.detach().cpu()
+            if half and v.is_floating_point():
+                v = v.to(torch.float16)
+            tensors[f"{name}.{k}"] = v.contiguous()
+    for name, (opt, module) in (optimizers or {}).items():
+        names = {id(p): n for n, p in module.named_parameters()}
+        tensors.update(_optimizer_tensors(name, opt, names))
+    meta = {
+        "format": FORMAT,
+        "generator_config": json.dumps(state.G.config.to_dict()),
+        "discriminator_config": json.dumps(state.D.config.to_dict()),
+        "train_config": json.dumps(state.train_config),
+        "cur_nimg": str(int(state.cur_nimg)),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+    return path
+
+
+def is_training_checkpoint(path: str | Path) -> bool:
+    """True for a readable .safetensors whose header says it is a training checkpoint."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path).expanduser()
+    if path.suffix.lower() != ".safetensors" or not path.is_file():
+        return False
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return (fh.metadata() or {}).get("format") == FORMAT
+    except (SafetensorError, OSError, ValueError):
+        return False
+
+
+def load_training_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> TrainingState:
+    """Networks in fp32 on `device` in train mode; optimiser moments (if stored) keyed by
+    optimiser name then parameter name, for `restore_optimizer`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such training checkpoint")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable training checkpoint ({str(exc).splitlines()[0]})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a training checkpoint (format {meta.get('format')!r}); "
+                              "a generator-only file can be sampled but not resumed")
+    try:
+        g_cfg = GeneratorConfig.from_dict(json.loads(meta["generator_config"]))
+        d_cfg = DiscriminatorConfig.from_dict(json.loads(meta["discriminator_config"]))
+        train_config = json.loads(meta["train_config"])
+        cur_nimg = int(meta["cur_nimg"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: training checkpoint header is damaged ({exc})") from None
+    nets = {"G": Generator(g_cfg), "D": Discriminator(d_cfg), "G_ema": Generator(g_cfg)}
+    for name, net in nets.items():
+        prefix = f"{name}."
+        sd = {k[len(prefix):]: v.to(torch.float32) for k, v in tensors.items() if k.startswith(prefix)}
+        try:
+            net.load_state_dict(sd)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{path}: {name} weights do not fit its config ({str(exc).splitlines()[0]})") from None
+        net.to(device)
+    optimizers: dict[str, dict] = {}
+    for k, v in tensors.items():
+        if k.startswith("opt_"):
+            opt_name, rest = k[4:].split(".", 1)
+            pname, key = rest.rsplit(".", 1)
+            optimizers.setdefault(opt_name, {}).setdefault(pname, {})[key] = v
+    return TrainingState(nets["G"], nets["D"], nets["G_ema"], cur_nimg, train_config, optimizers)
+
+
+def restore_optimizer(opt: torch.optim.Optimizer, module: torch.nn.Module, saved: dict[str, dict]) -> bool:
+    """Put saved Adam moments back; False (and nothing changed) when they do not fit."""
+    params = dict(module.named_parameters())
+    if set(saved) != set(params) or any(saved[n]["exp_avg"].shape != p.shape for n, p in params.items()):
+        return False
+    group = opt.param_groups[0]
+    step_on_device = bool(group.get("fused") or group.get("capturable"))
+    for pname, st in saved.items():
+        p = params[pname]
+        opt.state[p] = {k: v.to(p.device if k != "step" or step_on_device else "cpu") for k, v in st.items()}
+    return True

@@ -223,7 +223,7 @@ def warp_to_crop(photo: np.ndarray, alignment: Alignment) -> np.ndarray:
         img = img.resize(new_size, Image.LANCZOS)
         to_region = np.diag([sx, sy]) @ to_region
     crop = img.transform((size, size), Image.AFFINE, tuple(to_region.ravel()), resample=Image.BICUBIC)
-    return np.asarray(crop, dtype=np.uint8)
+    return np.array(crop, dtype=np.uint8)
 
 
 def feather_mask(size: int, inset: float = 0.03, feather: float = 0.15) -> np.ndarray:

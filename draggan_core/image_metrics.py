@@ -3,7 +3,8 @@
 SSIM compares local means, contrasts and correlations, so it rewards keeping structure (edges,
 texture) that a pixel loss averages away; the multi-scale version repeats the contrast/structure
 term on halved copies. The textbook 11-px window does not fit the coarse scales of a 64-px face,
-so the window shrinks with the image and borders are mirrored rather than cut off.
+so the window shrinks with the image; borders are mirrored for the filtering and, as in the
+standard definition, left out of the average.
 
 Images are NCHW tensors in [-1, 1] (generator range); the measures are computed on [0, 1].
 """
@@ -56,6 +57,9 @@ def _ssim_terms(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.T
     cov = _blur(x * y, size, sigma) - mx * my
     cs = (2 * cov + C2) / (vx + vy + C2)
     lum = (2 * mx * my + C1) / (mx * mx + my * my + C1)
+    pad = size // 2
+    if min(x.shape[-2:]) > 2 * pad:  # average where the window lies inside the image, as is standard
+        cs, lum = cs[..., pad:-pad or None, pad:-pad or None], lum[..., pad:-pad or None, pad:-pad or None]
     return (lum * cs).flatten(1).mean(1), cs.flatten(1).mean(1)
 
 

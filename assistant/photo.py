@@ -1,0 +1,228 @@
+"""Editing a user's photo: read it, find the face, cut the model's crop, invert, paste back.
+
+The generator only draws faces framed like its training crops, at its own resolution. So the
+photo's face is aligned (`draggan_core.align`), reconstructed by inversion
+(`draggan_core.inversion`), edited like any generated picture, and the edited crop is warped back
+into the full-size photo with a feathered edge. Everything a user can get wrong here (no face,
+an unreadable or enormous file, asking to overwrite the input) is a `PhotoError` with one line
+that says what to do instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from draggan_core.align import ALIGNMENTS, Alignment, FaceKeypoints, align_face, paste_back, warp_to_crop
+from stylegan2.imaging import from_uint8, to_uint8
+
+MAX_DETECT_SIDE = 1280  # MediaPipe works on a downscaled copy of larger photos; points are scaled back
+MAX_FACES = 8
+MIN_EYE_DISTANCE = 10.0  # photo pixels; below this there is nothing left to align or invert
+MAX_PIXELS = 100_000_000  # below Pillow's own hard limit (about 179 megapixels)
+BACKGROUND = (255, 255, 255)  # what transparent pixels become
+
+
+class PhotoError(Exception):
+    """A photo that cannot be edited as asked: unreadable, no (usable) face, bad face number,
+    or an output that would overwrite the input."""
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB: transparency over white, CMYK and palettes converted, 16-bit and
+    float grey rescaled to 8 bits by its own range."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if im.mode == "F" and arr.max() <= 1.0:
+            top = 1.0
+        grey = np.clip(np.rint(arr / top * 255), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        back = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
+        return Image.alpha_composite(back, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def read_photo(path: str | Path) -> np.ndarray:
+    """H x W x 3 uint8, turned upright by its EXIF orientation."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise PhotoError(f"{path}: no such file")
+    if not path.is_file():
+        raise PhotoError(f"{path}: not a file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise PhotoError(f"{path}: {im.width}x{im.height} is too large to edit "
+                                     f"(more than {MAX_PIXELS // 1_000_000} megapixels); downscale it first")
+                im = ImageOps.exif_transpose(im)
+                return np.array(_to_rgb(im), dtype=np.uint8)
+    except Image.DecompressionBombError:
+        raise PhotoError(f"{path}: the image is too large to edit; downscale it first") from None
+    except UnidentifiedImageError:
+        raise PhotoError(f"{path}: not an image format this program can read (try PNG or JPEG)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PhotoError(f"{path}: the image is damaged or truncated ({exc})") from None
+
+
+@dataclass(frozen=True, eq=False)
+class DetectedFace:
+    landmarks: np.ndarray  # (478, 2) photo pixels
+    keypoints: FaceKeypoints
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        (x0, y0), (x1, y1) = self.landmarks.min(axis=0), self.landmarks.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return (x1 - x0) * (y1 - y0)
+
+    def describe(self) -> str:
+        x0, y0, x1, y1 = self.box
+        return f"{x1 - x0:.0f}x{y1 - y0:.0f} px at ({(x0 + x1) / 2:.0f}, {(y0 + y1) / 2:.0f})"
+
+
+def detect_faces(photo: np.ndarray, landmarker=None) -> list[DetectedFace]:
+    """Every face MediaPipe finds, largest first. Big photos are searched on a downscaled copy
+    (the detector sees at most a few hundred pixels anyway); the points come back in full size."""
+    if landmarker is None:
+        landmarker = default_landmarker()
+    h, w = photo.shape[:2]
+    scale = min(1.0, MAX_DETECT_SIDE / max(h, w))
+    small = photo
+    if scale < 1.0:
+        small = np.asarray(Image.fromarray(photo).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                         Image.LANCZOS))
+    sx, sy = w / small.shape[1], h / small.shape[0]
+    faces = [DetectedFace(lm * (sx, sy), FaceKeypoints.from_mediapipe(lm * (sx, sy)))
+             for lm in landmarker.detect_all(small)]
+    return sorted(faces, key=lambda f: f.area, reverse=True)
+
+
+_LANDMARKER = None
+
+
+def default_landmarker():
+    """The parser's MediaPipe wrapper, made once, allowed to report several faces."""
+    global _LANDMARKER
+    if _LANDMARKER is None:
+        from parsers.landmarks import FaceLandmarks
+
+        _LANDMARKER = FaceLandmarks(max_faces=MAX_FACES)
+    return _LANDMARKER
+
+
+def choose_face(faces: list[DetectedFace], number: int | None, name: str = "the photo") -> DetectedFace:
+    """`number` is 1-based in the largest-first order; None picks the largest."""
+    if not faces:
+        raise PhotoError(f"no face found in {name}: photo editing needs a clearly visible, roughly frontal face; "
+                         "to edit a generated picture instead, leave out --image and give point coordinates")
+    if number is not None and not 1 <= number <= len(faces):
+        listing = "; ".join(f"{i} = {f.describe()}" for i, f in enumerate(faces, start=1))
+        raise PhotoError(f"--face {number}: {name} has {len(faces)} face(s), largest first: {listing}")
+    face = faces[(number or 1) - 1]
+    if face.keypoints.eye_distance < MIN_EYE_DISTANCE:
+        raise PhotoError(f"the face ({face.describe()}) is too small to edit: its eyes are "
+                         f"{face.keypoints.eye_distance:.0f} px apart, at least {MIN_EYE_DISTANCE:.0f} are needed; "
+                         "use a larger or closer-up photo")
+    return face
+
+
+def default_alignment(G) -> str:
+    """FFHQ framing for official FFHQ checkpoints, the embedded CelebA framing otherwise."""
+    source = Path(getattr(G, "source_path", "") or "").name.lower()
+    return "ffhq" if "ffhq" in source else "celeba"
+
+
+@dataclass
+class PhotoCrop:
+    """A photo, the face chosen in it and its aligned crop at the generator's resolution."""
+
+    photo: np.ndarray  # H x W x 3 uint8, upright
+    alignment: Alignment
+    crop: np.ndarray  # size x size x 3 uint8
+    face_number: int
+    face_count: int
+    source: Path | None = None
+
+    def target(self) -> torch.Tensor:
+        """The crop as a generator-range tensor, (1, 3, size, size)."""
+        return from_uint8(self.crop)
+
+    def paste(self, edited: np.ndarray | torch.Tensor, weight: np.ndarray | None = None) -> np.ndarray:
+        """The whole photo, original size, with the edited crop blended in."""
+        if isinstance(edited, torch.Tensor):
+            edited = to_uint8(edited[0] if edited.ndim == 4 else edited)
+        return paste_back(self.photo, np.asarray(edited), self.alignment, weight)
+
+
+def prepare_photo(photo: np.ndarray, size: int, *, face: int | None = None, method: str = "celeba",
+                  landmarker=None, name: str = "the photo", source: Path | None = None) -> PhotoCrop:
+    if method not in ALIGNMENTS:
+        raise PhotoError(f"unknown alignment {method!r}; use one of {', '.join(ALIGNMENTS)}")
+    faces = detect_faces(photo, landmarker)
+    chosen = choose_face(faces, face, name)
+    h, w = photo.shape[:2]
+    alignment = align_face(chosen.keypoints, size, (w, h), method)
+    return PhotoCrop(photo, alignment, warp_to_crop(photo, alignment), face or 1, len(faces), source)
+
+
+def open_photo(path: str | Path, size: int, *, face: int | None = None, method: str = "celeba",
+               landmarker=None) -> PhotoCrop:
+    path = Path(path).expanduser()
+    return prepare_photo(read_photo(path), size, face=face, method=method, landmarker=landmarker,
+                         name=str(path), source=path)
+
+
+def invert_photo(G, crop: PhotoCrop, config=None, progress: Callable | None = None,
+                 cancel: Callable[[], bool] | threading.Event | None = None):
+    """`draggan_core.inversion.invert` on the crop: the latent and the tuned generator to edit with."""
+    from draggan_core.inversion import invert
+
+    if crop.alignment.size != G.img_resolution:
+        raise PhotoError(f"the crop is {crop.alignment.size} px but the model draws {G.img_resolution} px")
+    return invert(G, crop.target(), config, progress=progress, cancel=cancel)
+
+
+def output_path(source: str | Path, output: str | Path | None, overwrite: bool = False) -> Path:
+    """Where the edited photo goes: `-o` if given, else NAME_edited.png beside the input; never the
+    input itself unless `overwrite` says so."""
+    source = Path(source).expanduser()
+    out = Path(output).expanduser() if output else source.with_name(f"{source.stem}_edited.png")
+    if not overwrite and out.exists() and source.exists() and out.resolve() == source.resolve():
+        raise PhotoError(f"{out} is the input photo; choose another -o or pass --overwrite to replace it")
+    return out
+
+
+def save_photo(image: np.ndarray, path: str | Path) -> Path:
+    """PNG, or JPEG at quality 95 when the name asks for it."""
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        im = Image.fromarray(np.asarray(image, dtype=np.uint8))
+        if suffix in (".jpg", ".jpeg"):
+            im.save(path, quality=95)
+        elif suffix in ("", ".png"):
+            im.save(path if suffix else path.with_suffix(".png"), format="PNG")
+        else:
+            im.save(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise PhotoError(f"cannot write {path}: {exc}") from None
+    return path if suffix else path.with_suffix(".png")

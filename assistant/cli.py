@@ -11,16 +11,18 @@ import importlib
 import sys
 
 from draggan_core.errors import DragInputError
+from parsers.errors import AudioError
 from parsers.images import ImageError
 from stylegan2.dataset import DataError
 from stylegan2.errors import CheckpointError
 
 # Each module registers one subcommand; adding a command is adding a name here.
-COMMAND_MODULES = ["info", "sample", "train", "model_report", "parse"]
+COMMAND_MODULES = ["info", "sample", "train", "model_report", "parse", "transcribe", "doctor"]
 
 # Exceptions whose message is meant for the user. Layers add theirs here as they appear.
 USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DataError, DragInputError, FileNotFoundError,
-                                                PermissionError, IsADirectoryError, ImageError)
+                                                PermissionError, IsADirectoryError, ImageError,
+                                                AudioError)
 
 
 def build_parser() -> argparse.ArgumentParser:

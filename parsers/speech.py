@@ -33,9 +33,10 @@ COMMAND_PROMPT = ("Photo editing commands: raise her eyebrows. Open the mouth. C
 MAX_SECONDS = 30.0
 # Whisper writes about three tokens per second of speech; the cap only stops a runaway loop.
 TOKENS_PER_SECOND_CAP = 8
-# A window whose first token is <|nospeech|> with this probability, and a low average log
-# probability, held noise rather than words (whisper's own thresholds).
-NO_SPEECH_PROB = 0.6
+# Below this mean token log-probability the words are guesses (whisper's own fallback threshold).
+# The command prompt makes Whisper confident it heard *something*, which hides its no-speech
+# probability on noise; the log-probability still drops there (about -1.3 to -2.5 on noise,
+# -0.2 to -0.6 on clear commands), and a tone makes it repeat one token up to the limit.
 LOW_LOGPROB = -1.0
 
 _TAGS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
@@ -158,9 +159,10 @@ class Transcriber:
             features = encode(model, clip.samples, window)
             result = greedy_decode(model, self._tokenizer, features, self.config.initial_prompt,
                                    int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10)
+        if result.avg_logprob < LOW_LOGPROB or not result.complete:
+            raise AudioError(f"{clip.source}: no clear speech recognised (heard noise or a guess: "
+                             f"{result.text[:40]!r}); speak the command again or type it")
         raw = result.text
-        if result.no_speech_prob > NO_SPEECH_PROB and result.avg_logprob < LOW_LOGPROB:
-            raw = ""
         text = normalise_transcript(raw)
         if not text:
             raise AudioError(f"{clip.source}: no speech recognised; speak the command again or type it")

@@ -26,6 +26,7 @@ class Decoded:
     no_speech_prob: float
     avg_logprob: float
     tokens: int
+    complete: bool  # ended with end-of-text rather than at the token limit
 
 
 def window_seconds(audio_seconds: float, min_window: float, padding: float) -> float:
@@ -76,6 +77,7 @@ def greedy_decode(model, tokenizer, features, prompt: str | None, max_tokens: in
     out: list[int] = []
     logprob_sum = 0.0
     no_speech = 0.0
+    complete = False
     try:
         x = torch.tensor([initial])
         for step in range(max_tokens + 1):
@@ -94,10 +96,11 @@ def greedy_decode(model, tokenizer, features, prompt: str | None, max_tokens: in
             token = int(last.argmax())
             logprob_sum += float(logprobs[token])
             if token == tokenizer.eot:
+                complete = step < max_tokens
                 break
             out.append(token)
             x = torch.tensor([[token]])
     finally:
         for hook in hooks:
             hook.remove()
-    return Decoded(tokenizer.decode(out).strip(), no_speech, logprob_sum / (len(out) + 1), len(out))
+    return Decoded(tokenizer.decode(out).strip(), no_speech, logprob_sum / (len(out) + 1), len(out), complete)

@@ -14,7 +14,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from parsers import CommandParser
+from assistant.commands.transcribe import add_speech_options, speech_config
+from parsers import CommandParser, Transcriber
 from parsers.images import load_image
 
 
@@ -29,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--psi", type=float, default=0.7, help="truncation psi for the sample (default 0.7)")
     p.add_argument("--batch", metavar="FILE", help="one command per line ('-' = stdin); one JSON line each")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--audio", metavar="FILE", help="a spoken command (WAV, FLAC, MP3, OGG) instead of TEXT")
+    add_speech_options(p)
     p.set_defaults(func=run)
 
 
@@ -70,6 +73,13 @@ def _lines(source: str) -> Iterable[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    heard = None
+    if args.audio is not None:
+        if args.text is not None or args.batch is not None:
+            print("error: give only one of TEXT, --batch FILE and --audio FILE", file=sys.stderr)
+            return 2
+        heard = Transcriber(speech_config(args)).transcribe(args.audio)
+        args.text = heard.text
     if (args.text is None) == (args.batch is None):
         print("error: give either TEXT or --batch FILE", file=sys.stderr)
         return 2
@@ -82,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     texts = [args.text] if args.batch is None else (line.rstrip("\r\n") for line in _lines(args.batch))
     for text in texts:
         obj = parse_line(parser, text, image)
+        if heard is not None:
+            obj["speech"] = heard.to_json()
         print(json.dumps(obj) if args.json or args.batch else _human(obj), flush=True)
     parser.landmarker.close()
     return 0

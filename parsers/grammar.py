@@ -28,8 +28,8 @@ _SIMPLE: list[tuple[str, str]] = [
     ("cancel", r"(cancel|stop|abort|halt)( it| that| this| the drag| dragging| the edit| now| there| right now)*"
                r"|enough|that is enough"),
     ("help", r"help( me)?|\?|what can (i|you) (say|do)|(list|show)( the)? commands|commands|how does this work"),
-    ("quit", r"quit|exit|bye|goodbye|close the (app|program|application)|leave|i am done|we are done"),
-    ("history", r"(show |list )?(the )?(edit )?history|(show|list) (the |my )?edits|what did i do"),
+    ("quit", r"quit|exit|bye|goodbye|close the (app|program|application)|leave|(i am|i'm|we are|we're) (done|finished)"),
+    ("history", r"((show|list|give)( me)? )?(the |my )?(edit )?history|(show|list)( me)? (the |my )?edits|what did i do"),
 ]
 _SIMPLE_RE = [(name, re.compile(rf"(?:{pattern})")) for name, pattern in _SIMPLE]
 _SAVE_RE = re.compile(r"save(?: (?:it|this|that|the image|the picture|the result|image))?(?: (?:as|to|in|into))?(?: (?P<path>\S+))?")

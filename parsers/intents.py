@@ -23,7 +23,10 @@ from .normalize import MAX_CHARS, correct, expand_contractions, strip_fillers, t
 ACTIONS = ("open", "close", "widen", "narrow", "raise", "lower", "move_left", "move_right", "enlarge",
            "shrink", "smile", "frown", "turn_left", "turn_right")
 OPPOSITE = {"open": "close", "widen": "narrow", "raise": "lower", "move_left": "move_right",
-            "enlarge": "shrink", "smile": "frown", "turn_left": "turn_right"}
+            "enlarge": "shrink", "smile": "frown", "turn_left": "turn_right", "lengthen": "shorten"}
+# Verbs whose meaning depends on the part (a longer nose is a lower tip, longer hair is more hair):
+# the atlas's aliases turn them into one of ACTIONS, else these defaults do.
+PART_DEPENDENT = {"lengthen": "enlarge", "shorten": "shrink"}
 OPPOSITE.update({v: k for k, v in list(OPPOSITE.items())})
 PARTS = ("mouth", "lips", "upper lip", "lower lip", "mouth corners", "eyes", "eyebrows", "nose", "chin",
          "jaw", "face", "head", "hair")
@@ -33,7 +36,7 @@ AMOUNTS = {"slight": 0.5, "default": 1.0, "large": 2.0}
 # word -> (action, strength). Verbs (2) beat particles and adverbs (1): "open up" is open.
 _ACTION_WORDS: dict[str, tuple[str, int]] = {}
 for _action, _strength, _words in [
-    ("open", 2, "open opens opened opening unclose gape gaping agape yawn yawning apart parted parting"),
+    ("open", 2, "open opens opened opening unclose gape gaping agape yawn yawning apart"),
     ("close", 2, "close closes closed closing shut shuts shutting seal blink blinking wink winking together"),
     ("widen", 2, "widen widens widened widening wider broaden broader broadened stretch stretched wide "
                  "rounder round chubby chubbier fatter"),
@@ -46,6 +49,9 @@ for _action, _strength, _words in [
     ("enlarge", 2, "enlarge enlarged enlarges bigger larger grow grows increase expand expanded magnify "
                    "fuller plump plumper thicker bulk swell"),
     ("enlarge", 1, "huge big large volume voluminous"),
+    ("enlarge", 2, "puff puffy puffier fluff fluffy fluffier"),
+    ("lengthen", 2, "longer lengthen lengthened elongate elongated"),
+    ("shorten", 2, "shorter shorten shortened"),
     ("shrink", 2, "shrink shrinks shrunk smaller reduce reduced decrease tinier tiny small compact"),
     ("smile", 2, "smile smiles smiled smiling grin grins grinning happy happier cheerful joyful laugh "
                  "laughing beam beaming"),
@@ -83,7 +89,14 @@ _FUNCTION_WORDS = ("the a an her his their its it them this that these those of 
                    "good great nice well okay ok yes why because about after before while still even").split()
 
 # Multi-word expressions rewritten to single tokens before scanning (applied after typo repair).
+_TOO = {"small": "bigger", "little": "bigger", "tiny": "bigger", "big": "smaller", "large": "smaller",
+        "huge": "smaller", "wide": "narrower", "broad": "narrower", "narrow": "wider", "thin": "wider",
+        "high": "lower", "low": "higher", "long": "shorter", "short": "longer", "open": "closed",
+        "closed": "open", "flat": "fuller", "full": "thinner"}
 _PHRASES: list[tuple[str, str]] = [
+    (r"\b(is|are|looks?|seems?|was|were) (way |much |a bit |slightly |a little )?too (" + "|".join(_TOO) + r")\b",
+     lambda m: _TOO[m.group(3)]),
+    (r"\bturn (the |her |his |their |that |this )?[a-z]+ into (a |an )?", ""),
     (r"\b(upper|top) lips?\b", "upperlip"),
     (r"\b(lower|bottom) lips?\b", "lowerlip"),
     (r"\b(the )?corners? of (her|his|their|the|its) (mouth|lips)\b", "mouthcorners"),
@@ -103,6 +116,7 @@ _PHRASES: list[tuple[str, str]] = [
     (r"\bnot (too|so) (much|far|wide|high|big)\b", "slightly"),
     (r"\b(too|so) (much|far)\b", ""),
     (r"\b(on|at|in) the (left|right)( hand)?( side)?( of the (image|picture|photo))?\b", r"img\2"),
+    (r"\b(left|right) ([a-z]+) (on|in) the (image|picture|photo)\b", r"img\1 \2"),
     (r"\b(left|right)most\b", r"img\1"),
     (r"\b(to|towards?) (her|his|their) (left|right)\b", r"subj\3"),
     (r"\b(to|towards?) the (left|right)\b", r"dir\2"),
@@ -112,7 +126,9 @@ _PHRASES: list[tuple[str, str]] = [
     (r"\bcheer (her|him|them)? ?up\b", "smile"),
     (r"\binstead of\b", "instead"),
     (r"\brather than\b", "rather"),
-    (r"\bmake (her|him|them|it|the person) look\b", "make"),
+    (r"\bmake (her|him|them|it|the person) look\b(?! (to|left|right|up|down|away|at|towards?|dirleft|dirright|subjleft|subjright)\b)", "make"),
+    (r"\bmore (?=(hair|volume)\b)", "bigger "),
+    (r"\bless (?=(hair|volume)\b)", "smaller "),
 ]
 _PHRASE_RE = [(re.compile(p), r) for p, r in _PHRASES]
 # Parts an action implies when none is named (smile -> mouth); others need a part or "it".
@@ -246,6 +262,8 @@ def rule_intent(tokens: list[str]) -> Intent:
         intent.part = parts[0][1]
     if intent.part is None and turning and intent.action in ("raise", "lower"):
         intent.part = "head"
+    if intent.part == "face" and intent.action in ("smile", "frown"):
+        intent.part = "mouth"
     return intent
 
 

@@ -83,7 +83,7 @@ def damerau(a: str, b: str, limit: int) -> int:
 
 
 def allowed_typos(word: str) -> int:
-    return 0 if len(word) <= 2 else 1 if len(word) <= 6 else 2
+    return 0 if len(word) <= 2 else 1 if len(word) <= 7 else 2
 
 
 @lru_cache(maxsize=4096)

@@ -16,7 +16,7 @@ from .command import Command, unknown
 from .embeddings import SentenceEncoder
 from .grammar import check_range, parse_explicit
 from .grounding import face_frame, ground, mask_region, part_points, subject_side
-from .intents import EmbeddingMatcher, Intent, parse_intent
+from .intents import PART_DEPENDENT, EmbeddingMatcher, Intent, parse_intent
 from .landmarks import FaceLandmarks, as_rgb_uint8
 from .normalize import MAX_CHARS
 
@@ -115,6 +115,8 @@ class CommandParser:
         if not intent.complete:
             return self._not_understood(text, intent)
         part = self.atlas.parts[intent.part]
+        if intent.action in PART_DEPENDENT:
+            intent.action = part.aliases.get(intent.action, PART_DEPENDENT[intent.action])
         if part.resolve(intent.action) is None:
             doable = ", ".join(a.replace("_", " ") for a in part.actions)
             return unknown(f"I can't {intent.action.replace('_', ' ')} the {intent.part}; the {intent.part} can: {doable}",

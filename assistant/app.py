@@ -7,9 +7,13 @@ thread workers; they talk back through messages (`post_message` is thread-safe) 
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from textual import on, work
@@ -21,7 +25,7 @@ from textual.widgets import Footer, Static
 
 from assistant.editor import Editor, Outcome
 from assistant.screens.help import HelpScreen
-from assistant.session_store import SessionStore
+from assistant.session_store import SessionStore, data_dir
 from assistant.widgets.command_input import CommandInput
 from assistant.widgets.history import HistoryEntry, HistoryPanel
 from assistant.widgets.preview import ImagePreview
@@ -76,7 +80,7 @@ class DragAssistantApp(App[None]):
         Binding("f1", "help", "help", priority=True),
         Binding("ctrl+g", "drag_points", "drag points", priority=True),
         Binding("ctrl+l", "clear_points", "clear points", priority=True),
-        Binding("escape", "cancel", "cancel drag", priority=True),
+        Binding("escape", "cancel", "cancel drag"),
         Binding("ctrl+z", "undo", "undo", priority=True),
         Binding("ctrl+y", "redo", "redo", priority=True),
         Binding("ctrl+t", "talk", "talk", priority=True),
@@ -155,7 +159,7 @@ class DragAssistantApp(App[None]):
         assert editor is not None
         p = editor.pending
         self.query_one(ImagePreview).show(editor.image(), handles=p.handles, targets=p.targets, tracked=[],
-                                          mask=None)
+                                          mask=editor.mask_array())
         entries, current = history_entries(editor)
         await self.query_one(HistoryPanel).set_entries(entries, current)
 
@@ -210,7 +214,11 @@ class DragAssistantApp(App[None]):
             self._status(outcome.message, outcome.error)
         elif self._can_edit():
             if kind == "drag":
-                self.query_one(ImagePreview).show(handles=command.handles, targets=command.targets, tracked=[])
+                assert self.editor is not None
+                w, h = self.editor.resolution
+                mask = command.mask_array(h, w) if command.mask is not None else self.editor.mask_array()
+                self.query_one(ImagePreview).show(handles=command.handles, targets=command.targets, tracked=[],
+                                                  mask=mask)
             self.busy = True
             self.apply_command(command, text)
 
@@ -262,7 +270,7 @@ class DragAssistantApp(App[None]):
         self.busy = False
         self.last_outcome = outcome
         await self._refresh_state()
-        self._status(outcome.message, outcome.error)
+        self.query_one(StatusLine).done(outcome.message, error=outcome.error)
 
     # -- mouse -------------------------------------------------------------------------------------
 
@@ -300,7 +308,9 @@ class DragAssistantApp(App[None]):
     # -- actions -----------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+        else:
             self.push_screen(HelpScreen())
 
     def action_drag_points(self) -> None:
@@ -413,7 +423,7 @@ class DragAssistantApp(App[None]):
 
 def transcribe(clip) -> str:
     """Speech -> text with the speech layer's Whisper transcriber (loaded once)."""
-    from parsers import Transcriber
+    from parsers.speech import Transcriber
 
     global _TRANSCRIBER
     if _TRANSCRIBER is None:
@@ -435,6 +445,37 @@ def history_entries(editor: Editor) -> tuple[list[HistoryEntry], int]:
     return entries, editor.position()
 
 
+@contextmanager
+def native_stderr_to(log_path: Path):
+    """Send file descriptor 2 to a log while the app runs; Textual draws on a duplicate of it.
+
+    MediaPipe and TensorFlow Lite log from C++ straight to fd 2, which is the terminal Textual
+    draws on (its driver writes to `sys.__stderr__`); their lines would land in the middle of
+    the screen.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    saved = os.dup(2)
+    terminal = os.fdopen(saved, "w", encoding=sys.__stderr__.encoding or "utf-8", errors="replace")
+    old_dunder, old_stderr = sys.__stderr__, sys.stderr
+    with open(log_path, "a") as log:
+        os.dup2(log.fileno(), 2)
+        sys.__stderr__ = sys.stderr = terminal
+        try:
+            yield
+        finally:
+            terminal.flush()
+            os.dup2(saved, 2)
+            sys.__stderr__, sys.stderr = old_dunder, old_stderr
+            terminal.close()
+
+
 def run_app(options: AppOptions) -> int:
-    DragAssistantApp(options).run()
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app = DragAssistantApp(options)
+    if sys.__stderr__ is not None and sys.__stderr__.isatty():
+        with native_stderr_to(data_dir() / "app.log"):
+            app.run()
+    else:
+        app.run()
     return 0

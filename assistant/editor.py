@@ -90,6 +90,7 @@ class Editor:
         self.store = store
         self.keep_session = keep_session or store is not None
         self.pending = PendingPoints()
+        self.mask_region: dict | None = None
         self.lock = threading.Lock()
         self._parser = None
         self._renders: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
@@ -181,7 +182,7 @@ class Editor:
     def parse(self, text: str):
         """Text -> `parsers.Command`, with the current picture for named parts."""
         if self._parser is None:
-            from parsers import CommandParser
+            from parsers.parser import CommandParser
 
             self._parser = CommandParser()
         return self._parser.parse(text, image=self.image())
@@ -193,8 +194,10 @@ class Editor:
         if kind == "unknown":
             return Outcome(kind, command.message or "not understood; type 'help'", error=True)
         if kind == "drag":
+            if not command.handles:
+                return Outcome(kind, command.message or "no points to drag", error=True)
             h, w = self.image().shape[:2]
-            mask = command.mask_array(h, w)
+            mask = command.mask_array(h, w) if command.mask is not None else self.mask_array()
             return self.drag(command.handles, command.targets, mask=mask, label=text or command.message,
                              progress=progress, cancel=cancel, preview_every=preview_every)
         if kind == "points":
@@ -214,11 +217,32 @@ class Editor:
                 self.autosave()
             return Outcome(kind, command.message if changed else f"nothing to {kind}", changed=changed)
         if kind == "settings":
+            if "mask" in command.settings:
+                return self.change_mask(command)
             return self.change_settings(command.settings, command.message)
         if kind == "save":
             png, script = self.export(command.path)
             return Outcome(kind, f"saved {png} and {script}")
         return Outcome(kind, command.message)
+
+    def change_mask(self, command) -> Outcome:
+        """`mask the mouth` keeps the region for the next drags that name no mask; `no mask` drops it."""
+        if command.settings.get("mask") is None:
+            self.mask_region = None
+            return Outcome("settings", command.message or "no mask")
+        if command.mask is None:
+            return Outcome("settings", command.message or "could not find that part to mask", error=True)
+        self.mask_region = command.mask
+        return Outcome("settings", command.message)
+
+    def mask_array(self) -> np.ndarray | None:
+        """The kept mask (from `mask the ...`) as H x W booleans, or None."""
+        if self.mask_region is None:
+            return None
+        from parsers.command import Command
+
+        w, h = self.resolution
+        return Command("settings", mask=self.mask_region).mask_array(h, w)
 
     def change_settings(self, settings: dict[str, Any], message: str = "") -> Outcome:
         overrides = config_overrides(settings)
@@ -234,7 +258,7 @@ class Editor:
                            error=True)
         handles, targets = list(self.pending.handles), list(self.pending.targets)
         label = "drag " + " and ".join(f"{h[0]:g},{h[1]:g} to {t[0]:g},{t[1]:g}" for h, t in zip(handles, targets))
-        outcome = self.drag(handles, targets, label=label, progress=progress, cancel=cancel,
+        outcome = self.drag(handles, targets, mask=self.mask_array(), label=label, progress=progress, cancel=cancel,
                             preview_every=preview_every)
         if not outcome.error:
             self.pending.clear()

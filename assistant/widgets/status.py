@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.widgets import Static
 
 
@@ -16,15 +18,40 @@ def format_progress(step: int, max_steps: int, distance: float | None, steps_per
     return " · ".join(parts)
 
 
+NOTE_SECONDS = 4.0
+
+
 class StatusLine(Static):
-    """One line: idle messages, errors, or the running drag's progress (Esc cancels)."""
+    """One line: idle messages, errors, or the running drag's progress (Esc cancels).
+
+    A message said while a drag runs stays beside the progress for a few seconds instead of
+    being overwritten by the next step.
+    """
+
+    def __init__(self, message: str = "", *, id: str | None = None) -> None:
+        super().__init__(message, id=id)
+        self._note = ""
+        self._note_until = 0.0
 
     def say(self, message: str, *, error: bool = False) -> None:
         self.set_class(error, "error")
-        self.set_class(False, "busy")
+        if self.has_class("busy"):
+            self._note, self._note_until = message, time.monotonic() + NOTE_SECONDS
+            self.update(message)
+            return
         self.update(message)
 
     def progress(self, step: int, max_steps: int, distance: float | None, steps_per_s: float | None) -> None:
-        self.set_class(False, "error")
         self.set_class(True, "busy")
-        self.update(format_progress(step, max_steps, distance, steps_per_s) + " · Esc cancels")
+        line = format_progress(step, max_steps, distance, steps_per_s) + " · Esc cancels"
+        if time.monotonic() < self._note_until:
+            line = f"{self._note} | {line}"
+        else:
+            self.set_class(False, "error")
+        self.update(line)
+
+    def done(self, message: str, *, error: bool = False) -> None:
+        """The drag (or other work) finished: back to plain messages."""
+        self.set_class(False, "busy")
+        self._note_until = 0.0
+        self.say(message, error=error)

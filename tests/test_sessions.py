@@ -1,0 +1,188 @@
+"""Session folders, edit scripts, headless edit/replay, and surviving a killed process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from assistant.cli import main
+from assistant.edit_script import EditScript, ScriptError, decode_mask, encode_mask
+from assistant.editor import Editor, PendingPoints, replay
+from assistant.session_store import SessionError, SessionStore
+from parsers.command import Command
+from stylegan2 import save_generator
+from tests.conftest import tiny_generator
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory) -> Path:
+    return save_generator(tiny_generator(), tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("DRAGGAN_ASSISTANT_HOME", str(home))
+    return home
+
+
+def drag(text: str, h, t) -> Command:
+    return Command("drag", handles=[h], targets=[t], message=text)
+
+
+def test_mask_round_trip_and_bad_masks():
+    mask = np.random.default_rng(0).random((13, 7)) > 0.5
+    assert (decode_mask(encode_mask(mask)) == mask).all()
+    assert decode_mask(None) is None
+    with pytest.raises(ScriptError):
+        decode_mask({"shape": [100, 100], "packbits": "AAAA"})
+
+
+def test_pending_points_alternate_like_clicks():
+    p = PendingPoints()
+    assert [p.add((1, 1)), p.add((2, 2)), p.add((3, 3))] == ["handle", "target", "handle"]
+    assert not p.complete
+    p.add((4, 4))
+    assert p.complete and p.handles == [(1, 1), (3, 3)] and p.targets == [(2, 2), (4, 4)]
+
+
+def small_budget(ed: Editor, steps: int = 30) -> Editor:
+    ed.config = ed.config.with_overrides(max_steps=steps)
+    return ed
+
+
+def test_autosave_undo_and_resume(tiny_path, data_home):
+    ed = small_budget(Editor.open(str(tiny_path), seed=3))
+    start = ed.image()
+    out = ed.apply(drag("first", (10, 10), (14, 12)), text="first")
+    assert not out.error and out.result.steps > 0
+    edited = ed.image()
+    assert not np.array_equal(start, edited)
+    assert ed.store is not None and ed.store.folder.parent == data_home / "sessions"
+    assert ed.apply(Command("undo", message="undo")).changed
+    assert np.array_equal(ed.image(), start), "undo must restore the previous picture exactly"
+    assert ed.apply(Command("redo", message="redo")).changed
+    saved = np.asarray(Image.open(ed.store.folder / "current.png"))
+    assert np.array_equal(saved, edited)
+
+    again = Editor.resume(SessionStore.open(None))
+    assert again.position() == 1 and len(again.all_edits()) == 1
+    assert np.array_equal(again.image(), edited)
+    assert again.all_edits()[0].label == "first"
+    assert len(list(ed.store.folder.glob("snap-*"))) == 1, "old snapshots are removed once the new one is current"
+
+
+def test_a_half_written_snapshot_is_ignored(tiny_path):
+    ed = small_budget(Editor.open(str(tiny_path), seed=5), 5)
+    ed.apply(drag("one", (8, 8), (12, 8)), text="one")
+    folder = ed.store.folder
+    (folder / ".snap-000009.tmp").mkdir()  # what a process killed while saving leaves behind
+    (folder / ".snap-000009.tmp" / "session.json").write_text("{trunc")
+    again = Editor.resume(SessionStore.open(str(folder)))
+    assert np.array_equal(again.image(), ed.image())
+
+
+def test_missing_session_is_a_user_error(tmp_path, capsys):
+    with pytest.raises(SessionError):
+        SessionStore.open("no-such-session")
+    assert main(["--resume", "nope"]) == 2
+    assert "error: no session 'nope'" in capsys.readouterr().err
+
+
+def test_script_replays_to_the_same_picture(tiny_path, tmp_path):
+    ed = small_budget(Editor.open(str(tiny_path), seed=11, keep_session=False), 20)
+    ed.apply(drag("a", (6, 6), (10, 8)), text="a")
+    ed.apply(Command("settings", settings={"steps": 7}, message="steps 7"))
+    mask = np.zeros((32, 32), bool)
+    mask[12:30, 12:30] = True
+    out = ed.drag([(20, 20)], [(26, 24)], mask=mask, label="b")
+    assert out.result.steps <= 7
+    ed.apply(drag("c", (3, 28), (8, 28)), text="c")
+    ed.apply(Command("undo", message="undo"))  # undone edits are not part of the script
+    png, script_path = ed.export(str(tmp_path / "result.png"))
+    script = EditScript.load(script_path)
+    assert [e.command for e in script.edits] == ["a", "b"]
+    assert script.edits[1].settings["max_steps"] == 7 and (script.edits[1].mask == mask).all()
+
+    again = replay(script, tiny_generator())
+    assert np.array_equal(again.image(), np.asarray(Image.open(png)))
+
+
+def test_bad_scripts_are_refused(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(ScriptError, match="not an edit script"):
+        EditScript.load(bad)
+    bad.write_text(json.dumps({"format": "draggan-assistant-script", "version": 1, "seed": 1, "psi": 0.7,
+                               "edits": [{"command": "x", "handles": [[1, 2]], "targets": [[3]], "steps": 3}]}))
+    with pytest.raises(ScriptError, match="targets"):
+        EditScript.load(bad)
+    bad.write_text("{")
+    with pytest.raises(ScriptError, match="not valid JSON"):
+        EditScript.load(bad)
+
+
+def test_cli_edit_then_replay(tiny_path, tmp_path, capsys):
+    out, script = tmp_path / "edit.png", tmp_path / "edit.json"
+    rc = main(["edit", "--model", str(tiny_path), "--seed", "2", "steps 20", "drag 10,10 to 14,12", "steps 5",
+               "drag 20,20 to 24,18", "-o", str(out), "--script", str(script), "--json"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert [e["kind"] for e in summary["edits"]] == ["settings", "drag", "settings", "drag"]
+    assert summary["edits"][3]["steps"] <= 5 and summary["session"] is not None
+    assert "step " in captured.err  # progress went to stderr
+    replayed = tmp_path / "replayed.png"
+    assert main(["replay", str(script), "-o", str(replayed)]) == 0
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(replayed)))
+
+
+def test_cli_edit_bad_command_is_one_line(tiny_path, tmp_path, capsys):
+    rc = main(["edit", "--model", str(tiny_path), "drag 10,10 to 99,12", "-o", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("error: ")
+    assert "outside the 32x32 image" in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_killed_mid_drag_keeps_every_finished_edit(tiny_path, data_home, tmp_path):
+    """A real process is SIGKILLed during its second drag; the first edit is all there on resume."""
+    env = dict(os.environ, DRAGGAN_ASSISTANT_HOME=str(data_home), PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "assistant.cli", "edit", "--model", str(tiny_path), "--seed", "4",
+           "steps 20", "drag 10,10 to 14,12", "steps 10000", "drag 1,1 to 30,30", "-o", str(tmp_path / "never.png")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        seen_first = False
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line, f"the edit process ended early (rc {proc.poll()})"
+            if line.startswith("drag 10,10 to 14,12:"):
+                seen_first = True
+            if seen_first and line.startswith("step "):  # the second drag is under way
+                break
+        else:
+            pytest.fail("the second drag never started")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    store = SessionStore.open(None)
+    script = store.script()
+    assert [e.command for e in script.edits] == ["drag 10,10 to 14,12"]
+    again = Editor.resume(store)
+    assert again.position() == 1
+    assert np.array_equal(again.image(), np.asarray(Image.open(store.folder / "current.png")))
+    assert not (tmp_path / "never.png").exists()

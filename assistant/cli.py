@@ -10,6 +10,11 @@ import argparse
 import importlib
 import sys
 
+from assistant import app_args
+from assistant.commands.edit import EditCommandError
+from assistant.edit_script import ScriptError
+from assistant.photo import PhotoError
+from assistant.session_store import SessionError
 from draggan_core.errors import DragInputError
 from parsers.errors import AudioError
 from parsers.images import ImageError
@@ -17,11 +22,12 @@ from stylegan2.dataset import DataError
 from stylegan2.errors import CheckpointError
 
 # Each module registers one subcommand; adding a command is adding a name here.
-COMMAND_MODULES = ["info", "sample", "train", "model_report", "parse", "transcribe", "doctor"]
+COMMAND_MODULES = ["info", "sample", "train", "model_report", "edit", "replay", "parse", "transcribe", "doctor"]
 
 # Exceptions whose message is meant for the user. Layers add theirs here as they appear.
 USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DataError, DragInputError, FileNotFoundError,
-                                                PermissionError, IsADirectoryError, ImageError,
+                                                PermissionError, IsADirectoryError, SessionError, ScriptError,
+                                                EditCommandError, ImageError, PhotoError,
                                                 AudioError)
 
 
@@ -30,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="draggan-assistant",
         description="Edit StyleGAN2 images by dragging points, typed or spoken (DragGAN).",
     )
+    app_args.register(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"assistant.commands.{name}").register(sub)

@@ -10,7 +10,9 @@ that says what to do instead.
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from draggan_core.align import ALIGNMENTS, Alignment, FaceKeypoints, align_face, paste_back, warp_to_crop
+from assistant.editor import Editor
+from draggan_core.align import (ALIGNMENTS, Alignment, FaceKeypoints, align_face, change_weight, paste_back,
+                                warp_to_crop)
 from stylegan2.imaging import from_uint8, to_uint8
 
 MAX_DETECT_SIDE = 1280  # MediaPipe works on a downscaled copy of larger photos; points are scaled back
@@ -226,3 +230,98 @@ def save_photo(image: np.ndarray, path: str | Path) -> Path:
     except (OSError, ValueError, KeyError) as exc:
         raise PhotoError(f"cannot write {path}: {exc}") from None
     return path if suffix else path.with_suffix(".png")
+
+
+PASTE_MODES = ("changed", "face")
+
+
+class PhotoEditor(Editor):
+    """The shared editor on a photo's reconstructed face: edits run on the (tuned) generator's
+    crop, and saving writes the whole photo with the edit pasted back.
+
+    `paste="changed"` blends in only the part of the crop the edits changed (the rest of the photo
+    keeps its own, sharper pixels); `paste="face"` blends in the whole aligned crop. Photo edits
+    are not kept as a resumable session: resuming would need the tuned generator too."""
+
+    def __init__(self, inversion, photo: PhotoCrop, *, model: str | None = None, config=None,
+                 paste: str = "changed") -> None:
+        from draggan_core import DragConfig, DragSession
+
+        if paste not in PASTE_MODES:
+            raise PhotoError(f"unknown paste mode {paste!r}; use one of {', '.join(PASTE_MODES)}")
+        config = config if config is not None else DragConfig()
+        G = inversion.generator
+        super().__init__(G, 0, model=model, config=config, session=DragSession(G, inversion.ws, config),
+                         keep_session=False)
+        self.inversion = inversion
+        self.photo = photo
+        self.paste_mode = paste
+        self.reference = self.generated()
+
+    def generated(self) -> np.ndarray:
+        """What the generator draws now (H x W x 3 uint8)."""
+        return to_uint8(self.session.image())[0]
+
+    def _weight(self, edited: np.ndarray) -> np.ndarray | None:
+        return change_weight(edited, self.reference) if self.paste_mode == "changed" else None
+
+    def image(self) -> np.ndarray:
+        """The crop as the saved photo will show it: with paste 'changed', the photo's own crop
+        with the edited part blended in (the parser finds named parts on it and the app shows
+        it); with 'face', the generator's picture."""
+        edited = self.generated()
+        weight = self._weight(edited)
+        if weight is None:
+            return edited
+        w = weight[..., None]
+        return np.clip(np.rint(self.photo.crop * (1 - w) + edited * w), 0, 255).astype(np.uint8)
+
+    def photo_image(self) -> np.ndarray:
+        """The full-size photo with the current picture pasted back."""
+        edited = self.generated()
+        return self.photo.paste(edited, self._weight(edited))
+
+    def save_png(self, path: str | Path) -> Path:
+        return save_photo(self.photo_image(), path)
+
+
+def open_photo_editor(path: str | Path, *, model: str | None = None, face: int | None = None,
+                      align: str = "auto", inversion=None, paste: str = "changed",
+                      progress: Callable | None = None,
+                      cancel: Callable[[], bool] | threading.Event | None = None) -> PhotoEditor:
+    """Load the model, find and align the face, invert it, and hand back an editor on it.
+    Cheap checks (file, face) run before the model is loaded and the slow inversion starts."""
+    from stylegan2 import load_generator
+
+    path = Path(path).expanduser()
+    photo = read_photo(path)
+    G = load_generator(model)
+    method = default_alignment(G) if align == "auto" else align
+    crop = prepare_photo(photo, G.img_resolution, face=face, method=method, name=str(path), source=path)
+    result = invert_photo(G, crop, inversion, progress=progress, cancel=cancel)
+    model_path = None if model is None else str(Path(model).expanduser().resolve())
+    return PhotoEditor(result, crop, model=model_path, paste=paste)
+
+
+class InversionPrinter:
+    """Inversion progress on stderr: redrawn in place on a terminal, a line a second otherwise."""
+
+    NAMES = {"w": "latent (W)", "w+": "latent (W+)", "pti": "tuning the generator"}
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self.last = -1.0
+
+    def __call__(self, step) -> None:
+        now = time.monotonic()
+        if step.step < step.total and now - self.last < (0.2 if self.tty else 1.0):
+            return
+        self.last = now
+        line = f"fitting the photo: {self.NAMES.get(step.stage, step.stage)}, step {step.step}/{step.total}, " \
+               f"loss {step.loss:.3f}"
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.tty and self.last >= 0:
+            print(file=self.stream)

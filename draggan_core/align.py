@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from .errors import DragInputError
 
@@ -234,6 +234,26 @@ def feather_mask(size: int, inset: float = 0.03, feather: float = 0.15) -> np.nd
     ramp = np.clip((edge - inset) / feather, 0.0, 1.0)
     ramp = ramp * ramp * (3 - 2 * ramp)
     return np.minimum.outer(ramp, ramp).astype(np.float32)
+
+
+def change_weight(edited: np.ndarray, reference: np.ndarray, low: float = 6.0, high: float = 24.0,
+                  grow: float = 0.05) -> np.ndarray:
+    """Blend weight (size x size float32) covering what an edit changed in the crop.
+
+    A generator's crop is softer than the photo (64 px stretched over a face hundreds of pixels
+    wide), so pasting only the changed part keeps the photo's own detail everywhere else. The
+    mean absolute RGB change is ramped from `low` to `high` levels, grown by `grow` of the side
+    so the whole moved feature is covered, and blurred by as much for a soft edge."""
+    edited = np.asarray(edited, dtype=np.float32)
+    reference = np.asarray(reference, dtype=np.float32)
+    if edited.shape != reference.shape or edited.ndim != 3:
+        raise DragInputError("the edited and the reference crop must be two H x W x 3 images of the same size")
+    diff = np.abs(edited - reference).mean(axis=2)
+    weight = np.clip((diff - low) / max(high - low, 1e-6), 0.0, 1.0)
+    radius = max(1, round(grow * edited.shape[0]))
+    img = Image.fromarray(np.rint(weight * 255).astype(np.uint8))
+    img = img.filter(ImageFilter.MaxFilter(2 * radius + 1)).filter(ImageFilter.GaussianBlur(radius))
+    return np.asarray(img, dtype=np.float32) / 255.0
 
 
 def paste_back(photo: np.ndarray, crop: np.ndarray, alignment: Alignment, weight: np.ndarray | None = None) -> np.ndarray:

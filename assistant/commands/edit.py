@@ -26,7 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the starting picture (default 0)")
     p.add_argument("--model", default=None, help="generator checkpoint (default: the embedded model)")
     p.add_argument("--psi", type=float, default=DEFAULT_PSI, help="truncation psi (default 0.7)")
-    p.add_argument("-o", "--output", default="edit.png", help="PNG to write (default edit.png)")
+    p.add_argument("-o", "--output", default=None,
+                   help="picture to write (default edit.png; with --image, PHOTO_edited.png beside the photo)")
+    photo = p.add_argument_group("editing a photo")
+    photo.add_argument("--image", default=None, metavar="PHOTO",
+                       help="edit the face in this photo instead of a generated picture; the output is the whole "
+                            "photo at its own size")
+    photo.add_argument("--face", type=int, default=None, metavar="N",
+                       help="which face when the photo has several: 1 = the largest (default), 2 = the next, ...")
+    photo.add_argument("--align", choices=("auto", "celeba", "ffhq"), default="auto",
+                       help="face framing: the embedded model's (celeba) or FFHQ's; auto picks by model name")
+    photo.add_argument("--paste", choices=("changed", "face"), default="changed",
+                       help="paste back only what the edit changed (default) or the whole face crop")
+    photo.add_argument("--quick", action="store_true", help="a shorter, rougher fit of the photo (a few seconds)")
+    photo.add_argument("--overwrite", action="store_true", help="allow -o to be the input photo itself")
     p.add_argument("--script", default=None, help="also write the replayable edit script here (.json)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("--no-session", action="store_true", help="do not keep a session folder")
@@ -89,14 +102,33 @@ def edit_summary(editor: Editor, output: str, script: str | None, outcomes: list
             "session": str(editor.store.folder) if editor.store is not None else None, "edits": edits}
 
 
+def open_photo(args: argparse.Namespace) -> tuple[Editor, str]:
+    """The editor on the photo's face, after checking that the output will not replace the input."""
+    from assistant.photo import InversionPrinter, open_photo_editor, output_path
+    from draggan_core.inversion import InversionConfig
+
+    output = str(output_path(args.image, args.output, overwrite=args.overwrite))
+    printer = InversionPrinter()
+    try:
+        editor = open_photo_editor(args.image, model=args.model, face=args.face, align=args.align,
+                                   inversion=InversionConfig.fast() if args.quick else InversionConfig(),
+                                   paste=args.paste, progress=printer)
+    finally:
+        printer.close()
+    return editor, output
+
+
 def run(args: argparse.Namespace) -> int:
-    editor = Editor.open(args.model, args.seed, args.psi, keep_session=not args.no_session)
+    if args.image:
+        editor, output = open_photo(args)
+    else:
+        editor, output = Editor.open(args.model, args.seed, args.psi, keep_session=not args.no_session), args.output
     outcomes = []
     for text in args.commands:
         outcome = apply_text(editor, text)
         outcomes.append((text, outcome))
         print(f"{text}: {outcome.message}", file=sys.stderr)
-    png = editor.save_png(args.output)
+    png = editor.save_png(output or "edit.png")
     script_path = None if args.script is None else str(editor.script().save(args.script))
     if args.json:
         print(json.dumps(edit_summary(editor, str(png), script_path, outcomes)))

@@ -64,7 +64,7 @@ class FaceLandmarks:
 
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.path or task_path())), num_faces=self.max_faces,
-            min_face_detection_confidence=0.3, min_face_presence_confidence=0.3)
+            min_face_detection_confidence=0.5, min_face_presence_confidence=0.5)
         self._detector = vision.FaceLandmarker.create_from_options(options)
         # MediaPipe closes through a thread pool that is shut down before plain atexit handlers
         # run; closing among the threading exit hooks (registered later, so run earlier) is clean.

@@ -117,6 +117,17 @@ def test_displacement_is_proportional_to_face_size_and_amount(parser, astronaut)
     assert moved("open the mouth a lot", astronaut) / base == pytest.approx(2.0, rel=0.05)
 
 
+def test_small_faces_like_the_generators_64_px_are_upsampled_and_grounded(parser, astronaut):
+    crop = astronaut[30:230, 120:320]
+    small = np.asarray(Image.fromarray(crop).resize((64, 64), Image.LANCZOS))
+    big = parser.parse("open the mouth", crop)
+    cmd = parser.parse("open the mouth", small)
+    assert cmd.handles, cmd.message
+    scale = 64 / 200
+    for (x, y), (bx, by) in zip(cmd.handles, big.handles):
+        assert abs(x - bx * scale) < 2 and abs(y - by * scale) < 2  # within 2 px of the full-size answer
+
+
 def test_no_face_suggests_coordinates(parser):
     flat = np.full((128, 128, 3), 127, np.uint8)
     cmd = parser.parse("open the mouth", flat)
@@ -159,3 +170,27 @@ def test_cli_on_a_generated_sample_without_a_face(capsys, tmp_path):
     assert main(["parse", "open the mouth", "--model", str(ckpt), "--seed", "3", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["command"] == "drag" and obj["handles"] == [] and "no face found" in obj["message"]
+
+
+def test_grounding_on_samples_of_the_embedded_generator():
+    """Every sample where MediaPipe finds a face gets handles on the right parts, moving the right way."""
+    from assistant.commands.parse import generated_image
+    from stylegan2 import default_model_path
+
+    if not default_model_path().exists():
+        pytest.skip(f"the embedded model {default_model_path().name} is not installed yet")
+    parser = CommandParser(use_embeddings=False)
+    found = 0
+    for seed in range(8):
+        image = generated_image(None, seed, 0.7)
+        mouth = parser.parse("open the mouth", image)
+        if not mouth.handles:
+            assert "no face found" in mouth.message
+            continue
+        found += 1
+        h, w = image.shape[:2]
+        assert _inside(mouth.handles + mouth.targets, (0, 0, w - 1, h - 1))
+        assert mouth.targets[-1][1] > mouth.handles[-1][1]
+        eyes = parser.parse("close the eyes", image)
+        assert max(y for _, y in eyes.handles) < min(y for _, y in mouth.handles)
+    print(f"faces found in {found} of 8 samples")

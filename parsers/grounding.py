@@ -140,6 +140,10 @@ def ground(intent: Intent, landmarks: np.ndarray, width: int, height: int, atlas
     if action is None:
         raise ValueError(f"the {part.name} cannot {intent.action}")
     handles, targets = move_points(part, action, side, face, landmarks, intent.amount)
+    if intent.pixels:
+        longest = float(np.linalg.norm(targets - handles, axis=1).max())
+        if longest > 0:
+            targets = handles + (targets - handles) * (intent.pixels / longest)
     targets = np.clip(targets, [0, 0], [width - 1, height - 1])
     mask = None
     if part.masked:

@@ -86,7 +86,8 @@ _FUNCTION_WORDS = ("the a an her his their its it them this that these those of 
                    "who what which where when how now again then also each same other him hers theirs us we i am "
                    "was were been being there here into onto over under for from by if as just only want need "
                    "like try little please thing things something bit go going gonna wanna see say said tell "
-                   "good great nice well okay ok yes why because about after before while still even").split()
+                   "good great nice well okay ok yes why because about after before while still even pixel "
+                   "pixels px more less again further back another once time same going").split()
 
 # Multi-word expressions rewritten to single tokens before scanning (applied after typo repair).
 _TOO = {"small": "bigger", "little": "bigger", "tiny": "bigger", "big": "smaller", "large": "smaller",
@@ -151,6 +152,7 @@ class Intent:
     amount: float = 1.0
     negated: bool = False
     pronoun: bool = False
+    pixels: float | None = None
     source: str = "rules"
     notes: list[str] = field(default_factory=list)
 
@@ -209,6 +211,9 @@ def rule_intent(tokens: list[str]) -> Intent:
             continue
         action, strength = _ACTION_WORDS.get(t, (None, 0))
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if t[0].isdigit() and nxt in ("pixel", "pixels", "px"):
+            intent.pixels = float(t)
+            continue
         if t in ("left", "right"):
             if nxt in _PART_WORDS or nxt in ("side", "one") or (i + 2 < len(tokens) and tokens[i + 2] in _PART_WORDS and nxt in ("side",)):
                 intent.side = t
@@ -251,6 +256,8 @@ def rule_intent(tokens: list[str]) -> Intent:
         intent.negated = True
         intent.notes.append(f"not {first[1].replace('_', ' ')}: doing the opposite, {chosen[1].replace('_', ' ')}")
     if chosen is not None:
+        if any(a != chosen[1] and strength == 2 for _, a, strength, _ in positive):
+            intent.notes.append("one edit at a time: say the next one when this one is done")
         intent.action = chosen[1]
         same = [p for p in parts if clauses[p[0]] == clauses[chosen[0]]]
         after = [p for p in same if p[0] > chosen[0]]
@@ -265,6 +272,22 @@ def rule_intent(tokens: list[str]) -> Intent:
     if intent.part == "face" and intent.action in ("smile", "frown"):
         intent.part = "mouth"
     return intent
+
+
+_MORE = {"more", "again", "further", "another", "keep", "continue", "repeat"}
+_LESS = {"less", "back"}
+_REPEAT_FILLER = {"a", "bit", "even", "do", "it", "that", "the", "same", "going", "go", "on", "once", "time",
+                  "one", "is", "little", "slightly", "alot", "lot", "much", "way", ",", ".", "!", "and", "just"}
+
+
+def repeat_request(tokens: list[str]) -> str | None:
+    """"a bit more" / "again" -> "more"; "less" / "back a bit" -> "less"; anything else -> None."""
+    words_ = set(tokens)
+    if not words_ or not words_ <= _MORE | _LESS | _REPEAT_FILLER:
+        return None
+    if words_ & _LESS:
+        return "less"
+    return "more" if words_ & _MORE else None
 
 
 def finish(intent: Intent, last_part: str | None = None) -> Intent:

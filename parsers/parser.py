@@ -7,6 +7,7 @@ given. Models load once, on first need; a parse never raises for anything a user
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -16,7 +17,7 @@ from .command import Command, unknown
 from .embeddings import SentenceEncoder
 from .grammar import check_range, parse_explicit
 from .grounding import face_frame, ground, mask_region, part_points, subject_side
-from .intents import PART_DEPENDENT, EmbeddingMatcher, Intent, parse_intent
+from .intents import OPPOSITE, PART_DEPENDENT, EmbeddingMatcher, Intent, parse_intent, prepare, repeat_request, rule_intent
 from .landmarks import FaceLandmarks, as_rgb_uint8
 from .normalize import MAX_CHARS
 
@@ -48,6 +49,7 @@ class CommandParser:
         self._matcher: EmbeddingMatcher | None = None
         self.landmarker = landmarker or FaceLandmarks()
         self.last_part: str | None = None
+        self.last_intent: Intent | None = None
         self._landmark_cache: tuple[str, np.ndarray | None] | None = None
 
     @property
@@ -110,8 +112,24 @@ class CommandParser:
         cmd.mask = mask_region(pts, self.atlas.mask_margin * face.size, image.shape[1], image.shape[0])
         return cmd
 
+    def _repeat(self, kind: str, tokens: list[str]) -> Intent | None:
+        """"more" repeats the last edit, "less" undoes some of it; the amount comes from the words."""
+        if self.last_intent is None:
+            return None
+        said = rule_intent(tokens)
+        action = self.last_intent.action if kind == "more" else OPPOSITE[self.last_intent.action]
+        return dataclasses.replace(self.last_intent, action=action, amount=said.amount, pixels=None,
+                                   notes=[f"{kind}: the last edit again" if kind == "more" else "less: partly back"])
+
     def _parse_edit(self, text: str, image: np.ndarray | None) -> Command:
-        intent = parse_intent(text, self.matcher, self.last_part)
+        tokens = prepare(text)
+        repeat = repeat_request(tokens)
+        if repeat:
+            intent = self._repeat(repeat, tokens)
+            if intent is None:
+                return unknown(f"{repeat} of what? nothing has been edited yet", DEFAULT_SUGGESTIONS)
+        else:
+            intent = parse_intent(text, self.matcher, self.last_part)
         if not intent.complete:
             return self._not_understood(text, intent)
         part = self.atlas.parts[intent.part]
@@ -126,17 +144,19 @@ class CommandParser:
             intent.side = "right" if intent.side == "left" else "left"
             intent.side_frame = "subject"
             intent.notes.append("no image: assuming a frontal face, whose right side is on the image's left")
+        self.last_intent = intent
         cmd = Command("drag", action=intent.action, part=intent.part, side=intent.side, amount=intent.amount,
                       message="; ".join([describe(intent)] + intent.notes))
         if image is None:
             return cmd
         landmarks = self.landmarks(image)
         if landmarks is None:
-            cmd.message = f"{describe(intent)}: {NO_FACE}"
+            cmd.message = "; ".join([f"{describe(intent)}: {NO_FACE}"] + intent.notes)
             return cmd
         g = ground(intent, landmarks, image.shape[1], image.shape[0], self.atlas)
         cmd.handles, cmd.targets, cmd.mask, cmd.side = g.handles, g.targets, g.mask, g.side
-        cmd.message = f"{describe(intent)}: {g.message}"
+        self.last_intent = dataclasses.replace(intent, side=g.side, side_frame="subject")
+        cmd.message = "; ".join([f"{describe(intent)}: {g.message}"] + intent.notes)
         return cmd
 
     def _not_understood(self, text: str, intent: Intent) -> Command:

@@ -186,3 +186,20 @@ def test_mask_array_rasterises_the_polygon():
     assert m.shape == (10, 12) and m.dtype == bool
     assert m[4, 5] and not m[0, 0] and not m[8, 10]
     assert Command("drag").mask_array(10, 12) is None
+
+
+def test_more_and_less_repeat_or_partly_reverse_the_last_edit():
+    p = CommandParser(use_embeddings=False)
+    assert p.parse("a bit more").command == "unknown"
+    p.parse("raise her left eyebrow")
+    more = p.parse("a bit more")
+    assert (more.action, more.part, more.side, more.amount) == ("raise", "eyebrows", "left", 0.5)
+    less = p.parse("less")
+    assert (less.action, less.part, less.side) == ("lower", "eyebrows", "left")
+
+
+def test_pixels_and_compound_requests(rules):
+    assert parse_intent("move the head left by 20 pixels").pixels == 20
+    assert parse_intent("move the head 30 px to the right").pixels == 30
+    cmd = rules.parse("open the mouth and raise the eyebrows")
+    assert cmd.action == "open" and "one edit at a time" in cmd.message

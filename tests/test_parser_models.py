@@ -194,3 +194,27 @@ def test_grounding_on_samples_of_the_embedded_generator():
         eyes = parser.parse("close the eyes", image)
         assert max(y for _, y in eyes.handles) < min(y for _, y in mouth.handles)
     print(f"faces found in {found} of 8 samples")
+
+
+def test_pixel_amounts_set_the_longest_move(parser, astronaut):
+    cmd = parser.parse("move the head left by 20 pixels", astronaut)
+    moves = [np.hypot(t[0] - h[0], t[1] - h[1]) for h, t in zip(cmd.handles, cmd.targets)]
+    assert max(moves) == pytest.approx(20, abs=0.05)
+    assert all(t[0] < h[0] for h, t in zip(cmd.handles, cmd.targets))
+
+
+def test_random_input_never_raises(parser, astronaut):
+    import random
+
+    from parsers.intents import vocabulary
+
+    rng = random.Random(0)
+    tokens = sorted(vocabulary()) + ["->", "(", ")", ",", "1", "20", "300", "-5", "1e9", "nan", "drag", "save",
+                                     "steps", "mask", "use", "w+", "points", "undo", ";", "é", "\u2192", "\x00"]
+    for i in range(400):
+        text = " ".join(rng.choice(tokens) for _ in range(rng.randint(0, 12)))
+        if i % 5 == 0:
+            text = "".join(chr(rng.randint(0, 0x2FFF)) for _ in range(rng.randint(0, 40)))
+        cmd = parser.parse(text, astronaut if i % 3 == 0 else None)
+        json.dumps(cmd.to_json())
+        assert len(cmd.handles) == len(cmd.targets) or cmd.command == "points"

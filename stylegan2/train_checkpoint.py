@@ -5,10 +5,16 @@ loading one must never run code. The configs and the images-shown counter live i
 metadata as JSON. Weights may be stored as fp16 to halve the size of the copy kept in the
 repository; the loader casts back to fp32. Adam's moments are optional: dropping them costs a
 few kimg of re-warming on resume, not correctness.
+
+The copy in the repository leaves G_ema out and names the shipped generator file instead
+(`g_ema_file`, relative, with its sha256): the two are the same weights, and every MiB counts
+because the whole working tree plus the training data must fit one 64-MiB transfer to a GPU
+machine.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -49,14 +55,18 @@ def _optimizer_tensors(name: str, opt: torch.optim.Optimizer, param_names: dict[
 
 def save_training_checkpoint(path: str | Path, state: TrainingState,
                              optimizers: dict[str, tuple[torch.optim.Optimizer, torch.nn.Module]] | None = None,
-                             half: bool = False) -> Path:
-    """Write atomically (temp file + rename) so a run killed mid-write keeps its last checkpoint."""
+                             half: bool = False, g_ema_file: str | Path | None = None) -> Path:
+    """Write atomically (temp file + rename) so a run killed mid-write keeps its last checkpoint.
+
+    g_ema_file: a generator file already holding exactly G_ema (same folder tree); G_ema is
+    then stored as a reference to it instead of a second copy."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
-    for name in NETS:
+    nets = NETS if g_ema_file is None else ("G", "D")
+    for name in nets:
         for k, v in getattr(state, name).state_dict().items():
             v = v.detach().cpu()
             if half and v.is_floating_point():
@@ -72,10 +82,32 @@ def save_training_checkpoint(path: str | Path, state: TrainingState,
         "train_config": json.dumps(state.train_config),
         "cur_nimg": str(int(state.cur_nimg)),
     }
+    if g_ema_file is not None:
+        g_ema_file = Path(g_ema_file)
+        meta["g_ema_file"] = os.path.relpath(g_ema_file, path.parent)
+        meta["g_ema_sha256"] = _sha256(g_ema_file)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     os.replace(tmp, path)
     return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _referenced_g_ema(path: Path, meta: dict[str, str]) -> dict[str, torch.Tensor]:
+    """G_ema's tensors from the generator file a repository checkpoint names, checked by hash
+    so a re-exported generator is never paired with a stale G and D."""
+    from .loading import read_checkpoint
+
+    ref = (path.parent / meta["g_ema_file"]).resolve()
+    if not ref.is_file():
+        raise CheckpointError(f"{path}: its G_ema lives in {ref}, which is missing")
+    if _sha256(ref) != meta.get("g_ema_sha256"):
+        raise CheckpointError(f"{path}: {ref.name} is not the G_ema this checkpoint was saved with "
+                              "(the generator was re-exported without the training checkpoint)")
+    return {f"G_ema.{k}": v for k, v in read_checkpoint(ref)[1].items()}
 
 
 def is_training_checkpoint(path: str | Path) -> bool:
@@ -117,6 +149,8 @@ def load_training_checkpoint(path: str | Path, device: str | torch.device = "cpu
         cur_nimg = int(meta["cur_nimg"])
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: training checkpoint header is damaged ({exc})") from None
+    if "g_ema_file" in meta:
+        tensors.update(_referenced_g_ema(path, meta))
     nets = {"G": Generator(g_cfg), "D": Discriminator(d_cfg), "G_ema": Generator(g_cfg)}
     for name, net in nets.items():
         prefix = f"{name}."

@@ -179,7 +179,8 @@ class Trainer:
 
     def _generate(self, batch: int, update_w_avg: bool) -> torch.Tensor:
         z = torch.randn([batch, self.config.z_dim], device=self.device)
-        ws = mapped_ws(self.state.G, z, self.config.style_mixing, update_w_avg=update_w_avg)
+        with torch.autocast(self.device.type, enabled=False):  # w_avg's update mixes dtypes under bf16
+            ws = mapped_ws(self.state.G, z, self.config.style_mixing, update_w_avg=update_w_avg)
         return self.synthesis_fwd(ws, noise_mode="random", fused_modconv=False)
 
     def _D(self, img: torch.Tensor) -> torch.Tensor:
@@ -240,13 +241,15 @@ class Trainer:
 
 
 def export_weights(state: TrainingState, weights_dir: str | Path, name: str = "celeba64") -> tuple[Path, Path]:
-    """The shipped pair: G_ema as a generator file, and an fp16 resumable checkpoint without
-    optimiser state under `training/` (what the next training session starts from)."""
+    """The shipped pair: G_ema as an fp16 generator file, and an fp16 resumable checkpoint
+    (G and D, G_ema by reference to that file, no optimiser state) under `training/` -- what
+    the next training session starts from."""
     weights_dir = Path(weights_dir)
-    G = copy.deepcopy(state.G_ema).to("cpu", memory_format=torch.contiguous_format)
+    G = copy.deepcopy(state.G_ema).to("cpu", torch.float16, memory_format=torch.contiguous_format)
     gen = save_generator(G, weights_dir / f"{name}.safetensors", {"kimg": f"{state.cur_nimg / 1000:.1f}"})
     light = TrainingState(state.G, state.D, state.G_ema, state.cur_nimg, state.train_config)
-    ckpt = save_training_checkpoint(weights_dir / "training" / f"{name}-train.safetensors", light, half=True)
+    ckpt = save_training_checkpoint(weights_dir / "training" / f"{name}-train.safetensors", light, half=True,
+                                    g_ema_file=gen)
     return gen, ckpt
 
 

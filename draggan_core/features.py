@@ -53,7 +53,7 @@ class BlockFeatures:
 
     def low(self, ws: torch.Tensor) -> torch.Tensor:
         """The block's own map (1, C, r, r), nothing after it computed."""
-        return self.G.synthesis(ws, noise_mode="const", until_block=self.block)
+        return self.G.synthesis(ws, noise_mode="const", until_block=self.block, fused_modconv=False)
 
     def full_patch(self, low: torch.Tensor) -> FeaturePatch:
         values = resize_full(low, self.height, self.width)[0]

@@ -99,10 +99,12 @@ class DragSession:
     # ----- the picture -------------------------------------------------------------------------
     @property
     def ws(self) -> torch.Tensor:
-        """The current latent: the drag in progress, else the last applied edit."""
-        if self._drag is not None:
-            return self._drag_ws(self._drag).detach()
-        return self.history.current_ws()
+        """The current latent: the drag in progress, else the last applied edit. (Waits for a step
+        running in another thread, so the latent is never read half-updated.)"""
+        with self._lock:
+            if self._drag is not None:
+                return self._drag_ws(self._drag).detach().clone()
+            return self.history.current_ws()
 
     @property
     def dragging(self) -> bool:
@@ -274,9 +276,12 @@ class DragSession:
 
     # ----- running and finishing ---------------------------------------------------------------
     def run(self, max_steps: int | None = None, progress: Callable[[StepResult], None] | None = None,
-            cancel: Callable[[], bool] | threading.Event | None = None, preview_every: float = 0.5) -> DragResult:
+            cancel: Callable[[], bool] | threading.Event | None = None, preview_every: float = 2.0) -> DragResult:
         """Step until the handles reach their targets, the budget is spent, `cancel` says so, or
-        the loss stops being finite; then commit the edit to the history (also when cancelled)."""
+        the loss stops being finite; then commit the edit to the history (also when cancelled).
+
+        `progress` gets every StepResult; at most one every `preview_every` seconds carries an
+        image, because a preview costs a full synthesis (more than a whole step at 512 px)."""
         self._require_drag()
         budget = max_steps if max_steps is not None else self.config.max_steps
         if budget < 1:

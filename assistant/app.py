@@ -28,7 +28,7 @@ from assistant.screens.help import HelpScreen
 from assistant.session_store import SessionStore, data_dir
 from assistant.widgets.command_input import CommandInput
 from assistant.widgets.history import HistoryEntry, HistoryPanel
-from assistant.widgets.preview import ImagePreview
+from assistant.widgets.preview import GraphicsBackend, ImagePreview, detect_graphics
 from assistant.widgets.status import StatusLine
 from stylegan2.imaging import to_uint8
 
@@ -47,6 +47,7 @@ class AppOptions:
     resume: bool = False
     session: str | None = None
     keep_session: bool = True
+    graphics: GraphicsBackend | None = None
 
 
 class DragProgress(Message):
@@ -100,7 +101,7 @@ class DragAssistantApp(App[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield ImagePreview(id="preview")
+            yield ImagePreview(id="preview", graphics=self.options.graphics)
             with Vertical(id="side"):
                 yield HistoryPanel(id="history")
         yield Static("", id="voice")
@@ -133,6 +134,7 @@ class DragAssistantApp(App[None]):
             return
         self.editor = editor
         self.call_from_thread(self._editor_ready)
+        warm_up_optimizer()
 
     async def _editor_ready(self) -> None:
         editor = self.editor
@@ -421,6 +423,14 @@ class DragAssistantApp(App[None]):
         self.parse_command(text)
 
 
+def warm_up_optimizer() -> None:
+    """Build one throw-away Adam: its first construction imports torch._dynamo (seconds on a busy
+    CPU), which would otherwise stall the user's first drag."""
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def transcribe(clip) -> str:
     """Speech -> text with the speech layer's Whisper transcriber (loaded once)."""
     from parsers.speech import Transcriber
@@ -469,9 +479,12 @@ def native_stderr_to(log_path: Path):
             terminal.close()
 
 
-def run_app(options: AppOptions) -> int:
+def run_app(options: AppOptions, graphics: bool = True) -> int:
+    """Run the app in this terminal (sixel/kitty pictures where the terminal has them)."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if graphics and options.graphics is None:
+        options.graphics = detect_graphics()
     app = DragAssistantApp(options)
     if sys.__stderr__ is not None and sys.__stderr__.isatty():
         with native_stderr_to(data_dir() / "app.log"):

@@ -18,6 +18,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--resume", nargs="?", const="", default=None, metavar="SESSION",
                        help="reopen a saved session (default: the latest) with its full history")
     group.add_argument("--no-autosave", action="store_true", help="do not keep a session folder")
+    group.add_argument("--halfblock", action="store_true",
+                       help="draw the picture with half-block characters even where sixel/kitty graphics work")
     parser.set_defaults(func=run)
 
 
@@ -33,4 +35,4 @@ def run(args: argparse.Namespace) -> int:
         raise CheckpointError(f"{args.model}: no such checkpoint file")
     options = AppOptions(model=args.model, seed=args.seed, psi=args.psi, resume=args.resume is not None,
                          session=args.resume or None, keep_session=not args.no_autosave)
-    return run_app(options)
+    return run_app(options, graphics=not args.halfblock)

@@ -169,7 +169,7 @@ async def test_busy_app_refuses_a_second_edit_but_takes_help(tiny_path):
         await type_command(pilot, "drag 1,1 to 30,30")
         await wait_until(pilot, lambda: app.busy)
         await type_command(pilot, "undo")
-        await wait_until(pilot, lambda: "a drag is running" in str(app.query_one(StatusLine).render()), 10)
+        await wait_until(pilot, lambda: "a drag is running" in str(app.query_one(StatusLine).render()), 30)
         await pilot.press("f1")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
         await pilot.press("escape")  # closes help; the drag keeps going

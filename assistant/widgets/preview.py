@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
+from PIL import Image
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
@@ -34,6 +36,32 @@ def cell_strips(top: np.ndarray, bottom: np.ndarray) -> list[Strip]:
     return strips
 
 
+@dataclass(frozen=True)
+class GraphicsBackend:
+    """A textual-image widget class that draws real pixels (sixel or kitty), and the terminal's
+    cell size in pixels."""
+
+    widget: Callable[[Image.Image], Widget]
+    cell_pixels: tuple[int, int]
+
+
+def detect_graphics() -> GraphicsBackend | None:
+    """The terminal's pixel graphics, or None where only half-blocks work.
+
+    Must run before Textual takes over the terminal: textual-image asks the terminal directly.
+    """
+    try:
+        from textual_image import renderable
+        from textual_image._terminal import get_cell_size
+        from textual_image.widget import Image as BestImage
+    except Exception:  # any failure to query the terminal means: no graphics
+        return None
+    if renderable.Image not in (renderable.SixelImage, renderable.TGPImage):
+        return None
+    size = get_cell_size()
+    return GraphicsBackend(BestImage, (max(size.width, 1), max(size.height, 1)))
+
+
 class ImagePreview(Widget):
     """Draws the current image; left click reports an image point, right click asks to clear."""
 
@@ -47,8 +75,10 @@ class ImagePreview(Widget):
     class ClearRequested(Message):
         """A right click anywhere on the preview."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, graphics: GraphicsBackend | None = None) -> None:
         super().__init__(id=id)
+        self.graphics = graphics
+        self._graphic: Widget | None = None
         self._image: np.ndarray | None = None
         self._handles: list[Point] = []
         self._targets: list[Point] = []
@@ -84,9 +114,32 @@ class ImagePreview(Widget):
             self._mask = mask  # type: ignore[assignment]
         self._strips = None
         self.refresh()
+        self._update_graphic()
 
     def on_resize(self, event: events.Resize) -> None:
         self._strips = None
+        self._update_graphic()
+
+    def _update_graphic(self) -> None:
+        """In sixel/kitty terminals, lay a full-resolution picture over the half-block one."""
+        if self.graphics is None or self._image is None:
+            return
+        fit = self.fit
+        if fit is None:
+            return
+        cell_w, cell_h = self.graphics.cell_pixels
+        w, h = fit.disp_w * cell_w, fit.cells_h * cell_h
+        scale = min(w / fit.image_w, h / fit.image_h)
+        hi = Fit(fit.image_w, fit.image_h, scale, w, h, 0, 0)
+        picture = Image.fromarray(compose(self._image, hi, self._handles, self._targets, self._mask, self._tracked))
+        if self._graphic is None:
+            self._graphic = self.graphics.widget(picture)
+            self.mount(self._graphic)
+        else:
+            self._graphic.image = picture
+        self._graphic.styles.width = fit.disp_w
+        self._graphic.styles.height = fit.cells_h
+        self._graphic.styles.offset = (fit.off_x, fit.off_y)
 
     def _rebuild(self) -> None:
         w, h = self.content_size.width, self.content_size.height
@@ -113,10 +166,11 @@ class ImagePreview(Widget):
             return
         if event.button != 1:
             return
-        offset = event.get_content_offset(self)
+        # Screen coordinates: the click may come from the graphics child, whose offsets differ.
+        region = self.content_region
         fit = self.fit
-        if offset is None or fit is None:
+        if fit is None or not region.contains(event.screen_x, event.screen_y):
             return
-        point = fit.cell_to_pixel(offset.x, offset.y)
+        point = fit.cell_to_pixel(event.screen_x - region.x, event.screen_y - region.y)
         if point is not None:
             self.post_message(self.Clicked(point))

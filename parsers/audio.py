@@ -66,6 +66,11 @@ def to_mono(x: np.ndarray) -> np.ndarray:
     return x if x.ndim == 1 else x.mean(axis=1)
 
 
+def level_db(x: np.ndarray) -> float:
+    """RMS level of a block in dBFS."""
+    return float(20 * np.log10(max(float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))), 1e-10)))
+
+
 def frame_levels_db(x: np.ndarray, rate: int, frame_ms: float = 30.0) -> np.ndarray:
     """RMS level of each whole frame in dBFS (a full-scale sine is about -3 dBFS)."""
     n = max(1, int(rate * frame_ms / 1000))
@@ -178,8 +183,7 @@ class EndpointDetector:
             if self.ended:
                 break
             self.samples_seen += self.frame
-            self._frame(float(frame_levels_db(data[start:start + self.frame], self.rate, 1e9)[0]),
-                        self.samples_seen)
+            self._frame(level_db(data[start:start + self.frame]), self.samples_seen)
         self._pending = data[whole:]
         return self.ended
 

@@ -22,11 +22,13 @@ import numpy as np
 from .audio import SAMPLE_RATE, AudioClip, load_audio, prepare
 from .errors import AudioError
 from .number_words import words_to_numbers
-from .whisper_decode import encode, greedy_decode, tokenizer_for, window_seconds
+from .whisper_decode import Decoded, encode, greedy_decode, score_texts, tokenizer_for, window_seconds
 from .whisper_weights import WEIGHTS_ENV, ResolvedWeights, load_resolved, resolve
 
 # Whisper conditions on this as if it were the preceding speech: the spellings and the
-# "120, 80" coordinate style in it are what short, context-free commands come out as.
+# "120, 80" coordinate style in it are what short, context-free commands come out as. Kept short
+# and made of sentences: a long comma-separated vocabulary list made tiny.en continue the list,
+# repeating the command until the token limit.
 COMMAND_PROMPT = ("Photo editing commands: raise her eyebrows. Open the mouth. Close the left eye. Smile. "
                   "Make the nose smaller. Turn the head left. Drag 120, 80 to 140, 90. Undo. Redo. Reset. "
                   "Steps 80. Save.")
@@ -34,10 +36,25 @@ MAX_SECONDS = 30.0
 # Whisper writes about three tokens per second of speech; the cap only stops a runaway loop.
 TOKENS_PER_SECOND_CAP = 8
 # Below this mean token log-probability the words are guesses (whisper's own fallback threshold).
-# The command prompt makes Whisper confident it heard *something*, which hides its no-speech
-# probability on noise; the log-probability still drops there (about -1.3 to -2.5 on noise,
-# -0.2 to -0.6 on clear commands), and a tone makes it repeat one token up to the limit.
+# The command prompt makes Whisper confident it heard *something* (on white and brown noise it
+# wrote "Let's go.", "Light.", even "Turn the head."), but the log-probability still drops there
+# (-1.1 to -2.0 against -0.05 to -0.7 on clear commands), the no-speech probability stays high
+# (0.40-0.84 against at most 0.13 on espeak-ng commands), and a tone makes it repeat one token up
+# to the limit. Any of the three rejects the audio.
 LOW_LOGPROB = -1.0
+NO_SPEECH_PROB = 0.35
+# One-word commands are where tiny.en slips most ("undo" -> "Addu", "reset" -> "Reverse eye",
+# "cancel" -> "Console. Console. ..."): with so little context a near miss wins greedily. When the
+# greedy text is short or runs away, these commands are scored as whole transcripts of the same
+# audio; one replaces the greedy text if it is nearly as likely (within RESCORE_MARGIN nats), or,
+# when greedy decoding never ended, if it is likely enough (total above SHORT_FLOOR: misheard
+# commands scored -2.3 to -3.8, the best one-word command on noise -5.0 to -6.2). Noise never
+# gets this far (NO_SPEECH_PROB).
+SHORT_COMMANDS = ("Undo.", "Redo.", "Reset.", "Cancel.", "Save.", "Help.", "Quit.", "History.", "Settings.",
+                  "Smile.", "Frown.")
+RESCORE_MAX_WORDS = 2
+RESCORE_MARGIN = 1.0
+SHORT_FLOOR = -4.5
 
 _TAGS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
 _FILLERS = re.compile(r"^(?:(?:um+|uh+|er+|hmm+)[,.]?\s+)+", re.IGNORECASE)
@@ -64,6 +81,7 @@ class SpeechConfig:
     allow_download: bool = True
     min_window: float = 10.0
     window_padding: float = 5.0
+    short_commands: tuple[str, ...] = SHORT_COMMANDS
 
     def __post_init__(self):
         if self.weights is None:
@@ -81,11 +99,12 @@ class Transcript:
     audio_seconds: float
     no_speech_prob: float
     warnings: list[str] = field(default_factory=list)
+    rescored: bool = False  # the text is a short command chosen by scoring, not the greedy output
 
     def to_json(self) -> dict:
         return {"source": self.source, "text": self.text, "raw": self.raw, "seconds": round(self.seconds, 3),
                 "audio_seconds": round(self.audio_seconds, 3), "no_speech_prob": round(self.no_speech_prob, 3),
-                "warnings": self.warnings}
+                "rescored": self.rescored, "warnings": self.warnings}
 
 
 class Transcriber:
@@ -159,12 +178,31 @@ class Transcriber:
             features = encode(model, clip.samples, window)
             result = greedy_decode(model, self._tokenizer, features, self.config.initial_prompt,
                                    int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10)
-        if result.avg_logprob < LOW_LOGPROB or not result.complete:
+            short = None if result.no_speech_prob > NO_SPEECH_PROB else self._short_command(features, result)
+        raw = result.text
+        if short is not None:
+            result = short
+        elif result.avg_logprob < LOW_LOGPROB or not result.complete or result.no_speech_prob > NO_SPEECH_PROB:
             raise AudioError(f"{clip.source}: no clear speech recognised (heard noise or a guess: "
                              f"{result.text[:40]!r}); speak the command again or type it")
-        raw = result.text
-        text = normalise_transcript(raw)
+        text = normalise_transcript(result.text)
         if not text:
             raise AudioError(f"{clip.source}: no speech recognised; speak the command again or type it")
         return Transcript(text, raw, clip.source, time.perf_counter() - start, clip.seconds,
-                          float(result.no_speech_prob), list(clip.warnings))
+                          float(result.no_speech_prob), list(clip.warnings), short is not None)
+
+    def _short_command(self, features, greedy: Decoded) -> Decoded | None:
+        """A one-word command that explains the audio about as well as a short or runaway greedy
+        transcript (see SHORT_COMMANDS), or None to keep the greedy text."""
+        commands = self.config.short_commands
+        words = normalise_transcript(greedy.text).lower().split()
+        known = {normalise_transcript(c).lower() for c in commands}
+        if not commands or (greedy.complete and (len(words) > RESCORE_MAX_WORDS or " ".join(words) in known)):
+            return None
+        scores = score_texts(self._model, self._tokenizer, features, self.config.initial_prompt, list(commands))
+        best = max(range(len(commands)), key=scores.__getitem__)
+        greedy_total = greedy.avg_logprob * (greedy.tokens + 1)
+        if scores[best] < SHORT_FLOOR or (greedy.complete and scores[best] < greedy_total - RESCORE_MARGIN):
+            return None
+        tokens = len(self._tokenizer.encode(" " + commands[best]))
+        return Decoded(commands[best], greedy.no_speech_prob, scores[best] / (tokens + 1), tokens, True)

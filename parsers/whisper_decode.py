@@ -60,47 +60,103 @@ def tokenizer_for(model):
                                            language="en", task="transcribe")
 
 
+def _logits(model, tokens, features, cache: dict, rows: list[int]):
+    """Decoder logits (batch, rows, vocab) at `rows` only. whisper's TextDecoder projects every
+    position onto the 51,864-token vocabulary; with a ~60-token command prompt in the first pass
+    that projection costs more than the rest of the decoder, and only two rows are ever read."""
+    dec = model.decoder
+    offset = next(iter(cache.values())).shape[1] if cache else 0
+    x = dec.token_embedding(tokens) + dec.positional_embedding[offset: offset + tokens.shape[-1]]
+    x = x.to(features.dtype)
+    for block in dec.blocks:
+        x = block(x, features, mask=dec.mask, kv_cache=cache)
+    x = dec.ln(x[:, rows])
+    return (x @ dec.token_embedding.weight.to(x.dtype).T).float()
+
+
+class _Session:
+    """The prompt, the token suppression whisper applies by default, and a kv-cache for one
+    decoding (greedy or scoring)."""
+
+    def __init__(self, model, tokenizer, prompt: str | None):
+        self.model, self.tok = model, tokenizer
+        context = []
+        if prompt:
+            context = [tokenizer.sot_prev] + tokenizer.encode(" " + prompt.strip())[-(model.dims.n_text_ctx // 2 - 1):]
+        self.initial = context + list(tokenizer.sot_sequence_including_notimestamps)
+        self.sot_index = len(context)
+        self.suppress = sorted(set(tokenizer.non_speech_tokens) | {
+            tokenizer.transcribe, tokenizer.translate, tokenizer.sot, tokenizer.sot_prev, tokenizer.sot_lm,
+            tokenizer.no_speech})
+        self.first_suppress = tokenizer.encode(" ") + [tokenizer.eot]
+
+    def __enter__(self):
+        self.cache, self.hooks = self.model.install_kv_cache_hooks()
+        return self
+
+    def __exit__(self, *exc):
+        for hook in self.hooks:
+            hook.remove()
+
+    def log_probs(self, logits, step: int):
+        """Log-probabilities after suppression: non-speech symbols, special tokens, timestamps;
+        at the first step also a blank and an immediate end-of-text."""
+        logits = logits.clone()
+        logits[..., self.suppress] = -math.inf
+        logits[..., self.tok.timestamp_begin:] = -math.inf
+        if step == 0:
+            logits[..., self.first_suppress] = -math.inf
+        return logits.log_softmax(-1)
+
+
 def greedy_decode(model, tokenizer, features, prompt: str | None, max_tokens: int) -> Decoded:
-    """Most likely token at each step until end-of-text, with whisper's default suppression
-    (non-speech symbols, special tokens, timestamps; no blank or end-of-text first)."""
+    """Most likely token at each step until end-of-text (or `max_tokens`)."""
     import torch
 
-    context = [tokenizer.sot_prev] + tokenizer.encode(" " + prompt.strip())[-(model.dims.n_text_ctx // 2 - 1):] \
-        if prompt else []
-    initial = context + list(tokenizer.sot_sequence_including_notimestamps)
-    sot_index = len(context)
-    suppress = sorted(set(tokenizer.non_speech_tokens) | {tokenizer.transcribe, tokenizer.translate, tokenizer.sot,
-                                                         tokenizer.sot_prev, tokenizer.sot_lm, tokenizer.no_speech})
-    first_suppress = tokenizer.encode(" ") + [tokenizer.eot]
-    max_tokens = min(max_tokens, model.dims.n_text_ctx - len(initial))
-    cache, hooks = model.install_kv_cache_hooks()
     out: list[int] = []
-    logprob_sum = 0.0
-    no_speech = 0.0
-    complete = False
-    try:
-        x = torch.tensor([initial])
+    logprob_sum, no_speech, complete = 0.0, 0.0, False
+    with _Session(model, tokenizer, prompt) as s:
+        max_tokens = min(max_tokens, model.dims.n_text_ctx - len(s.initial))
+        x = torch.tensor([s.initial])
         for step in range(max_tokens + 1):
-            logits = model.decoder(x, features, kv_cache=cache)
+            logits = _logits(model, x, features, s.cache, [s.sot_index, -1] if step == 0 else [-1])[0]
             if step == 0:
-                no_speech = float(logits[0, sot_index].float().softmax(-1)[tokenizer.no_speech])
-            last = logits[0, -1].float()
-            last[suppress] = -math.inf
-            last[tokenizer.timestamp_begin:] = -math.inf
-            if step == 0:
-                last[first_suppress] = -math.inf
-            if step == max_tokens:
-                last[:] = -math.inf
-                last[tokenizer.eot] = 0.0
-            logprobs = last.log_softmax(-1)
-            token = int(last.argmax())
+                no_speech = float(logits[0].softmax(-1)[tokenizer.no_speech])
+            logprobs = s.log_probs(logits[-1], step)
+            token = int(logprobs.argmax()) if step < max_tokens else tokenizer.eot
             logprob_sum += float(logprobs[token])
             if token == tokenizer.eot:
                 complete = step < max_tokens
                 break
             out.append(token)
             x = torch.tensor([[token]])
-    finally:
-        for hook in hooks:
-            hook.remove()
     return Decoded(tokenizer.decode(out).strip(), no_speech, logprob_sum / (len(out) + 1), len(out), complete)
+
+
+def score_texts(model, tokenizer, features, prompt: str | None, texts: list[str]) -> list[float]:
+    """Total log-probability (end-of-text included) of each text as the transcript, under the
+    same prompt and suppression as `greedy_decode`, so the two are comparable.
+
+    The prompt is run once; the candidates then advance together one token per step, as a
+    batch sharing the prompt's cache (whisper's attention masks only support one new token per
+    call once a cache holds a prefix).
+    """
+    import torch
+
+    seqs = [tokenizer.encode(" " + t.strip()) + [tokenizer.eot] for t in texts]
+    longest = max(len(q) for q in seqs)
+    padded = torch.tensor([q + [tokenizer.eot] * (longest - len(q)) for q in seqs])
+    scores = torch.zeros(len(seqs))
+    with _Session(model, tokenizer, prompt) as s:
+        logprobs = s.log_probs(_logits(model, torch.tensor([s.initial]), features, s.cache, [-1])[0, -1], 0)
+        logprobs = logprobs.expand(len(seqs), -1)
+        for key, value in s.cache.items():
+            s.cache[key] = value.expand(len(seqs), *value.shape[1:])
+        batch_features = features.expand(len(seqs), *features.shape[1:])
+        for step in range(longest):
+            live = torch.tensor([step < len(q) for q in seqs])
+            scores += torch.where(live, logprobs.gather(1, padded[:, step:step + 1])[:, 0], torch.zeros(()))
+            if step + 1 < longest:
+                logits = _logits(model, padded[:, step:step + 1], batch_features, s.cache, [-1])[:, -1]
+                logprobs = s.log_probs(logits, step + 1)
+    return [float(v) for v in scores]

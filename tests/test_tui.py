@@ -15,7 +15,7 @@ from assistant.widgets.history import HistoryPanel
 from assistant.widgets.preview import ImagePreview
 from assistant.widgets.status import StatusLine, format_progress
 from parsers.command import Command
-from stylegan2 import save_generator
+from stylegan2 import default_model_path, save_generator
 from tests.conftest import tiny_generator
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -243,3 +243,76 @@ async def test_resume_opens_the_saved_history(tiny_path, data_home):
         await settle(app, pilot)
         first.apply(Command("redo", message="redo"))
         assert np.array_equal(app.query_one(ImagePreview).image, first.image())
+
+
+async def test_graphics_overlay_covers_the_picture_and_clicks_still_map(tiny_path):
+    """The sixel/kitty path, driven with textual-image's half-cell widget (what a test terminal can show)."""
+    from textual_image.widget import HalfcellImage
+
+    from assistant.widgets.preview import GraphicsBackend
+
+    backend = GraphicsBackend(HalfcellImage, (10, 20))
+    app = DragAssistantApp(AppOptions(model=str(tiny_path), seed=3, graphics=backend))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.pause(0.1)
+        preview = app.query_one(ImagePreview)
+        graphic = preview.query_one(HalfcellImage)
+        fit = preview.fit
+        assert graphic.image.size == (fit.disp_w * 10, fit.cells_h * 20)
+        assert graphic.region.width == fit.disp_w and graphic.region.height == fit.cells_h
+        assert graphic.region.x == preview.content_region.x + fit.off_x
+        await pilot.click(ImagePreview, offset=cell_of(app, 8, 8))  # lands on the graphics child
+        (hx, hy), = app.editor.pending.handles
+        assert abs(hx - 8) <= 2 / fit.scale and abs(hy - 8) <= 2 / fit.scale
+
+
+@pytest.mark.skipif(not default_model_path().is_file(), reason="the embedded model is not in this checkout")
+async def test_embedded_model_coordinates_and_named_part():
+    """The real default model: a typed drag edits, undo restores; a named part edits or says why."""
+    app = DragAssistantApp(AppOptions(seed=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot, steps=15)
+        w, h = app.editor.resolution
+        start = app.editor.image().copy()
+        await type_command(pilot, f"drag {w // 2},{h // 2} to {w // 2 + 4},{h // 2}")
+        await wait_until(pilot, lambda: len(history_labels(app)) == 2)
+        await settle(app, pilot)
+        assert not np.array_equal(app.query_one(ImagePreview).image, start)
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert np.array_equal(app.query_one(ImagePreview).image, start)
+
+        await type_command(pilot, "open the mouth")
+        await wait_until(pilot, lambda: app.last_outcome is not None and app.last_outcome.kind == "drag"
+                         and not app.busy or app.query_one(StatusLine).has_class("error"), 120)
+        await settle(app, pilot)
+        if app.query_one(StatusLine).has_class("error"):
+            assert "face" in str(app.query_one(StatusLine).render())
+            assert np.array_equal(app.editor.image(), start) and app.editor.position() == 0
+        else:
+            assert app.editor.position() == 1 and app.editor.all_edits()[-1].label == "open the mouth"
+
+
+async def test_save_writes_picture_and_a_script_that_replays(tiny_path, tmp_path):
+    from PIL import Image
+
+    from assistant.edit_script import EditScript
+    from assistant.editor import replay
+
+    app = DragAssistantApp(AppOptions(model=str(tiny_path), seed=12))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot, steps=12)
+        await type_command(pilot, "drag 9,9 to 13,11")
+        await wait_until(pilot, lambda: len(history_labels(app)) == 2)
+        await settle(app, pilot)
+        target = tmp_path / "mine.png"
+        await type_command(pilot, f"save {target}")
+        await wait_until(pilot, lambda: target.with_suffix(".json").exists())
+        await settle(app, pilot)
+        shown = app.editor.image()
+    script = EditScript.load(target.with_suffix(".json"))
+    assert script.seed == 12 and script.model == str(tiny_path.resolve())
+    assert [e.command for e in script.edits] == ["drag 9,9 to 13,11"]
+    assert np.array_equal(np.asarray(Image.open(target)), shown)
+    assert np.array_equal(replay(script, tiny_generator()).image(), shown)

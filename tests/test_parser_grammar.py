@@ -204,3 +204,16 @@ def test_pixels_and_compound_requests(rules):
     assert parse_intent("move the head 30 px to the right").pixels == 30
     cmd = rules.parse("open the mouth and raise the eyebrows")
     assert cmd.action == "open" and "one edit at a time" in cmd.message
+
+
+@pytest.mark.parametrize("text, action, part", [
+    ("rays the i brows", "raise", "eyebrows"), ("clothes her eyes", "close", "eyes"),
+    ("lower the eye brows", "lower", "eyebrows"), ("open the mouse", "open", "mouth"),
+])
+def test_speech_homophones_before_a_part(text, action, part):
+    intent = parse_intent(text)
+    assert (intent.action, intent.part) == (action, part)
+
+
+def test_homophones_without_a_part_stay_words(rules):
+    assert rules.parse("change her clothes").command == "unknown"

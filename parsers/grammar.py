@@ -39,7 +39,8 @@ _SPACE_RE = re.compile(r"(?:use |switch to |optimi[sz]e (?:in )?)?(?:the )?(?P<s
 _LR_RE = re.compile(r"(?:set )?(?:the )?(?:lr|learning rate)(?: to| =|:|=)? (?P<v>\S+)")
 _MASK_RE = re.compile(r"(?:only )?(?:mask|edit only|only edit|only change|restrict (?:it |edits )?to) (?P<what>.+)")
 _NOMASK_RE = re.compile(r"(?:no|clear|remove|drop) (?:the )?mask|unmask|mask (?:off|nothing|none)")
-_POINTS_RE = re.compile(r"(?:add |set |place )?(?:a |the )?(?P<kind>points?|handles?|targets?|clicks?)(?: at)?(?P<rest>(?: ?[\d.,()\[\] -]+)+)")
+_POINTS_RE = re.compile(r"(?:add |set |place )?(?:a |the )?(?P<kind>points?|handles?|targets?|clicks?)(?: at)?"
+                        r"(?P<rest>(?: ?[\d.,()\[\] -]+)+)")
 _CLEAR_POINTS_RE = re.compile(r"(?:clear|remove|delete) (?:the |all )?(?:points|handles|targets)")
 
 MAX_STEPS = 10_000

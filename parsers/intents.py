@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -25,10 +25,10 @@ ACTIONS = ("open", "close", "widen", "narrow", "raise", "lower", "move_left", "m
            "shrink", "smile", "frown", "turn_left", "turn_right")
 OPPOSITE = {"open": "close", "widen": "narrow", "raise": "lower", "move_left": "move_right",
             "enlarge": "shrink", "smile": "frown", "turn_left": "turn_right", "lengthen": "shorten"}
+OPPOSITE.update({v: k for k, v in list(OPPOSITE.items())})
 # Verbs whose meaning depends on the part (a longer nose is a lower tip, longer hair is more hair):
 # the atlas's aliases turn them into one of ACTIONS, else these defaults do.
 PART_DEPENDENT = {"lengthen": "enlarge", "shorten": "shrink"}
-OPPOSITE.update({v: k for k, v in list(OPPOSITE.items())})
 PARTS = ("mouth", "lips", "upper lip", "lower lip", "mouth corners", "eyes", "eyebrows", "nose", "chin",
          "jaw", "face", "head", "hair")
 SIDED_PARTS = ("eyes", "eyebrows", "mouth corners")
@@ -90,20 +90,21 @@ _FUNCTION_WORDS = ("the a an her his their its it them this that these those of 
                    "good great nice well okay ok yes why because about after before while still even pixel "
                    "pixels px more less again further back another once time same going").split()
 
-# Multi-word expressions rewritten to single tokens before scanning (applied after typo repair).
+# "X is too small" -> the comparative that fixes it.
 _TOO = {"small": "bigger", "little": "bigger", "tiny": "bigger", "big": "smaller", "large": "smaller",
         "huge": "smaller", "wide": "narrower", "broad": "narrower", "narrow": "wider", "thin": "wider",
         "high": "lower", "low": "higher", "long": "shorter", "short": "longer", "open": "closed",
         "closed": "open", "flat": "fuller", "full": "thinner", "happy": "sadder", "smiley": "sadder",
         "sad": "happier", "serious": "happier", "grumpy": "happier"}
+# Multi-word expressions rewritten to single tokens before scanning (applied after typo repair, in order).
 _TARGET = r"(?=(the |her |his |their |both |left |right )?(mouth|lips?|eyes?|eyebrows?|brows?|chin|head|nose|jaw|hair))"
-_PHRASES: list[tuple[str, str]] = [
+_PHRASES: list[tuple[str, str | Callable[[re.Match], str]]] = [
     # Speech-to-text homophones, only where a part follows (so "change her clothes" stays clothes).
     (r"\b(i|eye|ai) ?brows?\b", "eyebrows"),
     (r"\b(i|eye) ?lids?\b", "eyelids"),
     (r"\b(i's|ayes|eyes's)\b", "eyes"),
     (r"\bclothes? " + _TARGET, "close "),
-    (r"\b(rays|raze|rase|race|rays) " + _TARGET, "raise "),
+    (r"\b(rays|raze|rase|race) " + _TARGET, "raise "),
     (r"\b(mouse|mouths)\b", "mouth"),
     (r"\b(is|are|looks?|seems?|was|were) (way |much |a bit |slightly |a little )?too (" + "|".join(_TOO) + r")\b",
      lambda m: _TOO[m.group(3)]),
@@ -142,7 +143,8 @@ _PHRASES: list[tuple[str, str]] = [
     (r"\bcheer (her|him|them)? ?up\b", "smile"),
     (r"\binstead of\b", "instead"),
     (r"\brather than\b", "rather"),
-    (r"\bmake (her|him|them|it|the person) look\b(?! (to|left|right|up|down|away|at|towards?|dirleft|dirright|subjleft|subjright)\b)", "make"),
+    (r"\bmake (her|him|them|it|the person) look\b"
+     r"(?! (to|left|right|up|down|away|at|towards?|dirleft|dirright|subjleft|subjright)\b)", "make"),
     (r"\bmore (?=(hair|volume)\b)", "bigger "),
     (r"\bless (?=(hair|volume)\b)", "smaller "),
 ]
@@ -237,7 +239,7 @@ def rule_intent(tokens: list[str]) -> Intent:
             intent.pixels = float(t)
             continue
         if t in ("left", "right"):
-            if nxt in _PART_WORDS or nxt in ("side", "one") or (i + 2 < len(tokens) and tokens[i + 2] in _PART_WORDS and nxt in ("side",)):
+            if nxt in _PART_WORDS or nxt in ("side", "one"):
                 intent.side = t
                 continue
             action, strength = _direction_action(t, turning), 1

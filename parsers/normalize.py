@@ -17,7 +17,8 @@ MAX_CHARS = 300
 _FILLERS = [
     r"\bum+\b", r"\buh+\b", r"\buhm+\b", r"\berm+\b", r"\bhmm+\b", r"\bah+\b", r"\boh+\b",
     r"\byou know\b", r"\bi mean\b", r"\bkind of\b", r"\bsort of\b", r"\bkinda\b", r"\bsorta\b",
-    r"\bbasically\b", r"\bactually\b", r"\bjust\b", r"(?<!i'd )(?<!would )(?<!i )\blike\b(?=,|$| (make|can|the|her|his|their|its|a|open|close|raise|lower|move|turn)\b)", r"^like\b",
+    r"\bbasically\b", r"\bactually\b", r"\bjust\b", r"^like\b",
+    r"(?<!i'd )(?<!would )(?<!i )\blike\b(?=,|$| (make|can|the|her|his|their|its|a|open|close|raise|lower|move|turn)\b)",
     r"^(so|ok|okay|well|alright|now|and|hey|hi|yeah|yes)\b,?", r"\bthanks?( you)?\b",
     r"\bplease\b", r"\bkindly\b",
 ]

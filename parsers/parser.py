@@ -17,7 +17,8 @@ from .command import Command, unknown
 from .embeddings import SentenceEncoder
 from .grammar import check_range, parse_explicit
 from .grounding import face_frame, ground, mask_region, part_points, subject_side
-from .intents import OPPOSITE, PART_DEPENDENT, EmbeddingMatcher, Intent, parse_intent, prepare, repeat_request, rule_intent
+from .intents import (OPPOSITE, PART_DEPENDENT, EmbeddingMatcher, Intent, parse_intent, prepare, repeat_request,
+                      rule_intent)
 from .landmarks import FaceLandmarks, as_rgb_uint8
 from .normalize import MAX_CHARS
 
@@ -164,10 +165,12 @@ class CommandParser:
         if intent.action and not intent.part:
             verb = intent.action.replace("_", " ")
             return unknown(f"{verb} what? name a part: mouth, lips, eyes, eyebrows, nose, chin, jaw, face, head, hair",
-                           [f"{verb} the {p}" for p in ("mouth", "eyes", "eyebrows") if self.atlas.parts[p].resolve(intent.action)])
+                           [f"{verb} the {p}" for p in ("mouth", "eyes", "eyebrows")
+                            if self.atlas.parts[p].resolve(intent.action)])
         if intent.part and not intent.action:
             actions = self.atlas.parts[intent.part].actions
-            return unknown(f"what should the {intent.part} do? e.g. " + ", ".join(a.replace("_", " ") for a in actions[:5]),
+            examples = ", ".join(a.replace("_", " ") for a in actions[:5])
+            return unknown(f"what should the {intent.part} do? e.g. {examples}",
                            [f"{a.replace('_', ' ')} the {intent.part}" for a in actions[:3]])
         return unknown("I did not understand that as an edit; try one of the suggestions, coordinates "
                        "('drag 120,88 to 120,70') or 'help'", suggestions)

@@ -122,7 +122,8 @@ def test_opposites_and_their_negations_never_swap(action):
     other_verb = {"move_left": "move it to the left", "move_right": "move it to the right",
                   "turn_left": "turn it left", "turn_right": "turn it right"}.get(other, f"{other} it")
     assert parse_intent(verb, last_part="head").action == action
-    assert parse_intent(f"don't {verb}", last_part="head").action == other
+    negated = parse_intent(f"don't {verb}", last_part="head")
+    assert negated.action == other and negated.negated
     assert parse_intent(f"don't {verb}, {other_verb}", last_part="head").action == other
     assert parse_intent(f"{verb}, not {other_verb}", last_part="head").action == action
 
@@ -217,3 +218,17 @@ def test_speech_homophones_before_a_part(text, action, part):
 
 def test_homophones_without_a_part_stay_words(rules):
     assert rules.parse("change her clothes").command == "unknown"
+
+
+def test_atlas_covers_exactly_the_parts_and_actions_the_intents_use():
+    from parsers.atlas import load_atlas
+    from parsers.intents import ACTIONS, PART_DEPENDENT, PARTS
+
+    atlas = load_atlas()
+    assert sorted(atlas.parts) == sorted(PARTS)
+    for part in atlas.parts.values():
+        assert set(part.motions) <= set(ACTIONS), part.name
+        assert set(part.aliases) <= set(ACTIONS) | set(PART_DEPENDENT), part.name
+        for motion_list in part.motions.values():
+            for m in motion_list:
+                assert all(0 <= i < 478 for i in m.points) and (m.side is None or m.side in part.sides)

@@ -12,6 +12,7 @@ from PIL import Image
 from assistant.cli import main
 from parsers import CommandParser
 from parsers.embeddings import SentenceEncoder
+from parsers.intents import parse_intent
 from tests.parser_labels import load_cases, mismatches
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -70,6 +71,7 @@ def test_paraphrases_need_the_embeddings():
         assert rules.parse(text).command == "unknown"
         cmd = full.parse(text)
         assert (cmd.action, cmd.part) == (action, part)
+        assert parse_intent(text, full.matcher).source == "rules+embedding"
 
 
 def _inside(points, box, margin=0.0):

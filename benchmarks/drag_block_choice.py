@@ -8,6 +8,7 @@ content point; content distance = content point vs target. Prints JSON.
 
     python benchmarks/drag_block_choice.py --resolution 64 --blocks 2 3 4
     python benchmarks/drag_block_choice.py --resolution 256 --blocks 4 5 6 --lrs 0.001 0.002 0.004
+    python benchmarks/drag_block_choice.py --embedded --blocks 2 3 4
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from draggan_core import DragConfig, DragSession
-from stylegan2 import Generator, GeneratorConfig
+from stylegan2 import Generator, GeneratorConfig, default_model_path, load_generator
 
 
 def random_generator(resolution: int, seed: int) -> Generator:
@@ -103,7 +104,8 @@ def evaluate(G: Generator, block: int, lr: float, cases, budget: int, seeds: lis
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--resolution", type=int, default=64)
+    ap.add_argument("--resolution", type=int, default=64, help="of the random generator")
+    ap.add_argument("--embedded", action="store_true", help="use the embedded model instead of random weights")
     ap.add_argument("--blocks", type=int, nargs="+", default=[2, 3, 4])
     ap.add_argument("--lrs", type=float, nargs="+", default=[DragConfig().lr])
     ap.add_argument("--drags", type=int, default=4)
@@ -112,10 +114,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    G = random_generator(args.resolution, seed=0)
-    cases = drags(args.resolution, args.drags, seed=1)
+    G = load_generator(default_model_path()).eval().requires_grad_(False) if args.embedded else \
+        random_generator(args.resolution, seed=0)
+    cases = drags(G.img_resolution, args.drags, seed=1)
     results = [evaluate(G, b, lr, cases, args.budget, list(range(args.latents))) for b in args.blocks for lr in args.lrs]
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "resolution": args.resolution,
+    model = f"embedded {default_model_path().name}" if args.embedded else "random weights"
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "model": model,
+                      "resolution": G.img_resolution,
                       "budget": args.budget, "results": results}, indent=1))
 
 

@@ -57,6 +57,10 @@ class DragResult:
     distances: list[float]
     message: str
 
+    @property
+    def final_points(self) -> list[tuple[int, int]]:
+        return self.points
+
 
 @dataclass
 class _Drag:

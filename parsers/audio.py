@@ -23,6 +23,7 @@ from .errors import AudioError
 SAMPLE_RATE = 16000
 MIN_INPUT_RATE = 8000
 MIN_SECONDS = 0.2
+MAX_SECONDS = 30.0  # one Whisper window; a spoken command takes a few seconds
 SILENCE_DBFS = -50.0
 CLIP_LEVEL = 0.999
 CLIP_FRACTION = 0.001
@@ -117,6 +118,10 @@ def load_audio(path: str | Path) -> AudioClip:
     if not path.is_file():
         raise AudioError(f"{path}: no such audio file")
     try:
+        info = soundfile.info(str(path))
+        if info.frames > MAX_SECONDS * info.samplerate:
+            raise AudioError(f"{path}: {info.frames / info.samplerate:.0f} s of audio; a spoken command must be "
+                             f"under {MAX_SECONDS:.0f} s")
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioError(f"{path}: cannot read audio ({str(exc).splitlines()[0]}); supported: WAV, FLAC, MP3, "
@@ -274,7 +279,14 @@ class Microphone:
     def record(self, stop: threading.Event | None = None,
                on_block: Callable[[np.ndarray], None] | None = None) -> Recording:
         sd = _sounddevice()
-        info = default_input_device() if self.device is None else dict(sd.query_devices(self.device))
+        if self.device is None:
+            info = default_input_device()
+        else:
+            try:
+                info = dict(sd.query_devices(self.device))
+            except (sd.PortAudioError, ValueError) as exc:
+                raise AudioError(f"microphone {self.device!r} not found ({exc}); type the command or pass an "
+                                 f"audio file") from None
         rate = int(info["default_samplerate"])
         blocks: queue.Queue[np.ndarray] = queue.Queue()
 

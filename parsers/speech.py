@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, AudioClip, load_audio, prepare
+from .audio import MAX_SECONDS, SAMPLE_RATE, AudioClip, load_audio, prepare
 from .errors import AudioError
 from .number_words import words_to_numbers
 from .whisper_decode import Decoded, encode, greedy_decode, score_texts, tokenizer_for, window_seconds
@@ -32,7 +32,6 @@ from .whisper_weights import WEIGHTS_ENV, ResolvedWeights, load_resolved, resolv
 COMMAND_PROMPT = ("Photo editing commands: raise her eyebrows. Open the mouth. Close the left eye. Smile. "
                   "Make the nose smaller. Turn the head left. Drag 120, 80 to 140, 90. Undo. Redo. Reset. "
                   "Steps 80. Save.")
-MAX_SECONDS = 30.0
 # Whisper writes about three tokens per second of speech; the cap only stops a runaway loop.
 TOKENS_PER_SECOND_CAP = 8
 # Below this mean token log-probability the words are guesses (whisper's own fallback threshold).

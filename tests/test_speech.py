@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import torch
 
 from assistant.cli import main
 from parsers import AudioError, CommandParser, SpeechConfig, Transcriber
@@ -146,6 +145,10 @@ def test_unreadable_files_are_clear_errors(tmp_path):
     junk.write_text("not audio at all")
     with pytest.raises(AudioError, match="cannot read audio"):
         load_audio(junk)
+    long = tmp_path / "lecture.flac"
+    soundfile.write(str(long), np.zeros(8000 * 31, dtype=np.float32), 8000)
+    with pytest.raises(AudioError, match="must be under 30 s"):
+        load_audio(long)
 
 
 def test_wav_flac_mp3_at_any_rate_read_as_16k_mono(clips):
@@ -323,7 +326,6 @@ def test_background_loading_then_transcribing(whisper_cache, clips):
 @pytest.mark.slow
 def test_cli_transcribe_several_files_parse_audio_and_doctor(clips, transcriber, monkeypatch, capsys):
     monkeypatch.setenv(WEIGHTS_ENV, str(transcriber.weights.checkpoint))
-    torch.set_num_threads(torch.get_num_threads())
     assert main(["transcribe", "--json", str(clips["undo"]), str(clips["silence"]), str(clips["open"])]) == 2
     captured = capsys.readouterr()
     lines = [json.loads(line) for line in captured.out.splitlines()]

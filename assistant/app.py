@@ -48,6 +48,9 @@ class AppOptions:
     session: str | None = None
     keep_session: bool = True
     graphics: GraphicsBackend | None = None
+    image: str | None = None  # a photo to edit (its face is fitted first; see assistant.photo)
+    face: int | None = None
+    align: str = "auto"
 
 
 class DragProgress(Message):
@@ -127,6 +130,15 @@ class DragAssistantApp(App[None]):
         try:
             if opts.resume:
                 editor = Editor.resume(SessionStore.open(opts.session), model=opts.model)
+            elif opts.image:
+                from assistant.photo import open_photo_editor
+
+                def fitting(step) -> None:
+                    if step.step % 10 == 0 or step.step == step.total:
+                        self.call_from_thread(self._status, f"fitting the photo's face: step {step.step}/{step.total}")
+
+                editor = open_photo_editor(opts.image, model=opts.model, face=opts.face, align=opts.align,
+                                           progress=fitting)
             else:
                 editor = Editor.open(opts.model, opts.seed, opts.psi, keep_session=opts.keep_session)
         except Exception as exc:  # shown to the user; the app stays open so the message can be read
@@ -266,7 +278,8 @@ class DragAssistantApp(App[None]):
 
     def on_drag_progress(self, message: DragProgress) -> None:
         self.query_one(StatusLine).progress(message.step, message.max_steps, message.distance, message.rate)
-        self.query_one(ImagePreview).show(message.image, tracked=message.points)
+        if message.image is not None:  # redrawing the picture costs the UI thread; only with new pixels
+            self.query_one(ImagePreview).show(message.image, tracked=message.points)
 
     async def _finish(self, outcome: Outcome) -> None:
         self.busy = False

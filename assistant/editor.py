@@ -212,10 +212,19 @@ class Editor:
                                  "Ctrl+G drags them")
         if kind in ("undo", "redo", "reset"):
             with self.lock:
+                before = self.position()
                 changed = bool(getattr(self.session, kind)())
-            if changed:
-                self.autosave()
-            return Outcome(kind, command.message if changed else f"nothing to {kind}", changed=changed)
+            if not changed:
+                return Outcome(kind, f"nothing to {kind}")
+            self.autosave()
+            edits = self.all_edits()
+            if kind == "undo":
+                message = f"undid {edits[before - 1].label!r}"
+            elif kind == "redo":
+                message = f"redid {edits[self.position() - 1].label!r}"
+            else:
+                message = "back to the start picture (redo brings the edits back)"
+            return Outcome(kind, message, changed=True)
         if kind == "settings":
             if "mask" in command.settings:
                 return self.change_mask(command)

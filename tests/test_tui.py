@@ -46,6 +46,12 @@ async def ready(app, pilot, steps: int = 25) -> None:
     app.editor.config = app.editor.config.with_overrides(max_steps=steps)
 
 
+async def ready_for_endless_drag(app, pilot) -> None:
+    """A drag that only ends when cancelled: a target between pixels is never reached exactly."""
+    await ready(app, pilot, steps=10_000)
+    app.editor.config = app.editor.config.with_overrides(stop_distance=0.0)
+
+
 async def settle(app, pilot) -> None:
     await wait_until(pilot, lambda: not app.busy)
     await app.workers.wait_for_complete()
@@ -147,9 +153,9 @@ async def test_click_handle_and_target_then_drag(tiny_path):
 async def test_cancel_mid_drag_keeps_an_undoable_edit(tiny_path):
     app = DragAssistantApp(AppOptions(model=str(tiny_path), seed=9))
     async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot, steps=10_000)
+        await ready_for_endless_drag(app, pilot)
         start = app.editor.image().copy()
-        await type_command(pilot, "drag 1,1 to 30,30")
+        await type_command(pilot, "drag 1,1 to 29.5,29.5")
         await wait_until(pilot, lambda: app.query_one(StatusLine).has_class("busy"))
         await pilot.press("escape")
         await settle(app, pilot)
@@ -165,8 +171,8 @@ async def test_cancel_mid_drag_keeps_an_undoable_edit(tiny_path):
 async def test_busy_app_refuses_a_second_edit_but_takes_help(tiny_path):
     app = DragAssistantApp(AppOptions(model=str(tiny_path), seed=9))
     async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot, steps=10_000)
-        await type_command(pilot, "drag 1,1 to 30,30")
+        await ready_for_endless_drag(app, pilot)
+        await type_command(pilot, "drag 1,1 to 29.5,29.5")
         await wait_until(pilot, lambda: app.busy)
         await type_command(pilot, "undo")
         await wait_until(pilot, lambda: "a drag is running" in str(app.query_one(StatusLine).render()), 30)

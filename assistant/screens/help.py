@@ -15,17 +15,17 @@ Type a command and press **Enter**, or hold a conversation with the push-to-talk
 Everything said goes through the same parser as what is typed.
 
 ## Commands
-| say or type | what happens |
-|---|---|
-| `open the mouth`, `smile`, `raise the left eyebrow`, `turn the head right` | finds the part, drags it |
-| `drag 20,30 to 28,30` (or `move 20 30 to 28 30`) | drag explicit points (image pixels, x right, y down) |
-| `drag 20,30 to 28,30 and 40,30 to 32,30` | several handles at once |
-| `undo`, `redo`, `reset` | move through the history (also click an entry in the history panel) |
-| `cancel` | stop the running drag; what it reached stays as an undoable edit |
-| `steps 80`, `use w+`, `use w` | drag settings for the next edits |
-| `save`, `save PATH.png` | write the picture and a replayable edit script (PATH.json) |
-| `history` | focus the history panel |
-| `help`, `quit` | this screen; leave (the session is already saved) |
+- `open the mouth`, `smile`, `raise the left eyebrow`, `turn the head right`: finds the part on
+  the face and drags it
+- `drag 20,30 to 28,30` (or `move 20 30 to 28 30`): drag explicit points (image pixels, x right,
+  y down); `drag 20,30 to 28,30 and 40,30 to 32,30` moves several handles at once
+- `points 20,30 28,30`: place handle, target (like clicks) without dragging yet
+- `undo`, `redo`, `reset`: move through the history (or choose an entry in the history panel)
+- `cancel` / `stop`: stop the running drag; what it reached stays as an undoable edit
+- `steps 80`, `use w+`, `use w`, `lr 0.002`: drag settings for the next edits
+- `mask the mouth` / `no mask`: only that part may change in the next drags (yellow outline)
+- `save`, `save PATH.png`: write the picture and a replayable edit script (PATH.json)
+- `history`: focus the history panel; `help`: this screen; `quit`: leave (the session is saved)
 
 ## Mouse
 Left click on the picture: a **handle** (red), click again: its **target** (blue). Repeat for

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
-from rich.color import Color
+from rich.color import Color, ColorType
+from rich.color_triplet import ColorTriplet
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -20,6 +22,12 @@ from assistant.halfblock import Fit, Point, cell_rows, compose, fit_image
 UPPER_HALF = "\u2580"
 
 
+@lru_cache(maxsize=1 << 16)
+def _truecolor(r: int, g: int, b: int) -> Color:
+    # Color.from_rgb is several times slower; this builds the same value directly.
+    return Color(f"#{r:02x}{g:02x}{b:02x}", ColorType.TRUECOLOR, triplet=ColorTriplet(r, g, b))
+
+
 def cell_strips(top: np.ndarray, bottom: np.ndarray) -> list[Strip]:
     """One Strip per cell row: '▀' in the top colour over the bottom colour."""
     styles: dict[tuple[int, ...], Style] = {}
@@ -30,7 +38,7 @@ def cell_strips(top: np.ndarray, bottom: np.ndarray) -> list[Strip]:
             key = (*a, *b)
             style = styles.get(key)
             if style is None:
-                style = styles[key] = Style(color=Color.from_rgb(*a), bgcolor=Color.from_rgb(*b))
+                style = styles[key] = Style.from_color(_truecolor(*a), _truecolor(*b))
             segments.append(Segment(UPPER_HALF, style))
         strips.append(Strip(segments, len(segments)))
     return strips

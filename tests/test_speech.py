@@ -248,6 +248,8 @@ def test_weights_resolve_in_order_and_corrupt_files_are_reported(transcriber, wh
     assert resolve("tiny.en", cache_dir=whisper_cache).candidate.kind == "package"
     # a configured path wins, and a corrupt configured checkpoint is an error, not a crash
     assert resolve("tiny.en", configured=converted, cache_dir=whisper_cache).checkpoint == converted
+    folder = resolve("tiny.en", configured=packaged_tiny().parent, cache_dir=whisper_cache)
+    assert folder.candidate.kind == "configured" and folder.checkpoint == converted  # same source, converted once
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(WhisperWeightsError, match="not a usable Whisper checkpoint"):

@@ -42,7 +42,7 @@ for _action, _strength, _words in [
     ("widen", 2, "widen widens widened widening wider broaden broader broadened stretch stretched wide "
                  "rounder round chubby chubbier fatter"),
     ("narrow", 2, "narrow narrows narrowed narrowing narrower slim slimmer slimmed squint squinting pinch pinched "
-                  "thin thinner slender purse pursed"),
+                  "thin thinner slender purse pursed pout pouting pucker puckered pointy pointier sharper"),
     ("raise", 2, "raise raises raised raising lift lifts lifted lifting elevate elevated rise arch arched hike perk"),
     ("raise", 1, "up upward upwards higher"),
     ("lower", 2, "lower lowers lowered lowering drop drops dropped droop droops drooping sag sagging sink"),
@@ -119,6 +119,11 @@ _PHRASES: list[tuple[str, str | Callable[[re.Match], str]]] = [
     (r"\b(left|right) (side|corner|half|end) of (her |his |their |the )?(mouth|lips)\b", r"\1 mouthcorners"),
     (r"\bless (of a |of an |of )?(?=[a-z])(?!(hair|volume)\b)", "not "),
     (r"\b(stick|sticks|sticking|jut|juts|jutting) out\b|\bprotrud(e|es|ing)\b", "bigger"),
+    (r"\b(push|pushes|pushing|pout|pouts|thrust) (the |her |his |their )?(lowerlip|upperlip|lips|chin|jaw) out\b",
+     r"bigger \3"),
+    (r"\b(further|farther|more) apart\b", "wider"),
+    (r"\bcloser together\b", "narrower"),
+    (r"\bsay (ah+|aah+|oh+)\b", "open mouth"),
     (r"\b((have|make|let) (her|him|them) |^)face (the |to the )?(left|right)\b", r"turn head dir\5"),
     (r"\b(let )?(her |his |their |the )?jaw (drop|drops|dropped|fall|falls|hang|hangs)\b", "open mouth"),
     (r"\bdrop (her |his |their |the )?jaw\b", "open mouth"),
@@ -133,6 +138,7 @@ _PHRASES: list[tuple[str, str | Callable[[re.Match], str]]] = [
     (r"\bnot (too|so) (much|far|wide|high|big)\b", "slightly"),
     (r"\b(too|so) (much|far)\b", ""),
     (r"\b(on|at|in) the (left|right)( hand)?( side)?( of the (image|picture|photo))?\b", r"img\2"),
+    (r"\b(on|at|in) the (image|picture|photo)'?s (left|right)\b", r"img\3"),
     (r"\b(left|right) ([a-z]+) (on|in) the (image|picture|photo)\b", r"img\1 \2"),
     (r"\b(left|right)most\b", r"img\1"),
     (r"\b(to|towards?) (her|his|their) (left|right)\b", r"subj\3"),
@@ -153,7 +159,9 @@ _PHRASE_RE = [(re.compile(p), r) for p, r in _PHRASES]
 _IMPLIED_PART = {"blink": "eyes", "blinking": "eyes", "wink": "eyes", "winking": "eyes", "squint": "eyes",
                  "squinting": "eyes", "arch": "eyebrows", "arched": "eyebrows", "yawn": "mouth", "yawning": "mouth",
                  "gape": "mouth", "gaping": "mouth", "agape": "mouth", "grin": "mouth", "grinning": "mouth",
-                 "scowl": "eyebrows", "scowling": "eyebrows", "pursed": "lips", "purse": "lips"}
+                 "scowl": "eyebrows", "scowling": "eyebrows", "pursed": "lips", "purse": "lips", "pout": "mouth",
+                 "pouting": "mouth", "pucker": "mouth", "puckered": "mouth", "smile": "mouth", "smiles": "mouth",
+                 "grins": "mouth", "frown": "mouth", "frowns": "mouth"}
 DEFAULT_PART = {"open": "mouth", "close": "mouth", "smile": "mouth", "frown": "mouth", "move_left": "head",
                 "move_right": "head", "turn_left": "head", "turn_right": "head"}
 
@@ -199,12 +207,16 @@ def vocabulary() -> frozenset[str]:
 _KNOWN = rule_words()
 _VOCAB = vocabulary()
 _MEANINGFUL = frozenset(_ACTION_WORDS) | frozenset(_PART_WORDS) | frozenset(_MOVE_VERBS | _TURN_VERBS)
+# What a typo may be repaired into: words that carry meaning, never a negation or a little word
+# ("nod" must not become "not", which would flip the action).
+_TYPO_TARGETS = _MEANINGFUL | _SLIGHT | _LARGE | {"left", "right", "both", "upper", "lower", "top", "bottom",
+                                                 "corner", "corners", "slightly", "please"}
 
 
 def prepare(text: str) -> list[str]:
     """Cleaned, typo-repaired tokens with multi-word expressions folded into single tokens."""
     text = expand_contractions(strip_fillers(tidy(text)))
-    text = " ".join(correct(words(text), _KNOWN, _MEANINGFUL, _VOCAB))
+    text = " ".join(correct(words(text), _TYPO_TARGETS, _MEANINGFUL, _VOCAB | _KNOWN))
     for pattern, replacement in _PHRASE_RE:
         text = pattern.sub(replacement, text)
     return words(text)
@@ -286,7 +298,8 @@ def rule_intent(tokens: list[str]) -> Intent:
         same = [p for p in parts if clauses[p[0]] == clauses[chosen[0]]]
         after = [p for p in same if p[0] > chosen[0]]
         pick = (after or same or parts or [None])[0]
-        intent.part = pick[1] if pick else _IMPLIED_PART.get(tokens[chosen[0]])
+        implied = [_IMPLIED_PART[tokens[m[0]]] for m in [chosen] + mentions if tokens[m[0]] in _IMPLIED_PART]
+        intent.part = pick[1] if pick else (implied or [None])[0]
         if tokens[chosen[0]] in ("wink", "winking") and intent.side is None:
             intent.side = "left"
     elif parts:

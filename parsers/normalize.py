@@ -15,7 +15,7 @@ from functools import lru_cache
 MAX_CHARS = 300
 
 _FILLERS = [
-    r"\bum+\b", r"\buh+\b", r"\buhm+\b", r"\berm+\b", r"\bhmm+\b", r"\bah+\b", r"\boh+\b",
+    r"\bum+\b", r"\buh+\b", r"\buhm+\b", r"\berm+\b", r"\bhmm+\b", r"(?<!say )\bah+\b", r"\boh+\b",
     r"\byou know\b", r"\bi mean\b", r"\bkind of\b", r"\bsort of\b", r"\bkinda\b", r"\bsorta\b",
     r"\bbasically\b", r"\bactually\b", r"\bjust\b", r"^like\b",
     r"(?<!i'd )(?<!would )(?<!i )\blike\b(?=,|$| (make|can|the|her|his|their|its|a|open|close|raise|lower|move|turn)\b)",

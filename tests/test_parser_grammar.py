@@ -232,3 +232,12 @@ def test_atlas_covers_exactly_the_parts_and_actions_the_intents_use():
         for motion_list in part.motions.values():
             for m in motion_list:
                 assert all(0 <= i < 478 for i in m.points) and (m.side is None or m.side in part.sides)
+
+
+def test_typo_repair_never_creates_a_negation():
+    """"nod" repaired into "not" would turn "nod his head down" into raising it."""
+    from parsers.intents import prepare
+
+    assert prepare("nod his head down")[0] == "nod"
+    assert parse_intent("nod his head down").action == "lower"
+    assert "never" not in prepare("nevr mind, raise the eyebrows")

@@ -385,6 +385,7 @@ class DragAssistantApp(App[None]):
         if not usable:
             self._status(f"{description}", True)
             return
+        transcriber().start_loading()  # Whisper loads while the user speaks
         self.talk_stop = threading.Event()
         voice = self.query_one("#voice", Static)
         voice.add_class("recording")
@@ -411,15 +412,31 @@ class DragAssistantApp(App[None]):
 
         try:
             recording = Microphone().record(stop=stop, on_block=on_block)
-            self.call_from_thread(self._voice_note, "transcribing...")
-            text = transcribe(recording.clip)
+        except AudioError as exc:
+            self.call_from_thread(self._voice_done, None, str(exc))
+            return
+        self._transcribe_and_run(recording.clip)
+
+    @work(thread=True, exclusive=True, group="voice")
+    def hear(self, clip) -> None:
+        """Run recorded speech (a `parsers.audio.AudioClip`) through Whisper and the parser."""
+        self._transcribe_and_run(clip)
+
+    def _transcribe_and_run(self, clip) -> None:
+        from parsers.errors import AudioError
+
+        self.call_from_thread(self._voice_note, "transcribing...")
+        try:
+            text = transcribe(clip)
         except AudioError as exc:
             self.call_from_thread(self._voice_done, None, str(exc))
             return
         self.call_from_thread(self._voice_done, text, None)
 
     def _voice_note(self, note: str) -> None:
-        self.query_one("#voice", Static).update(note)
+        voice = self.query_one("#voice", Static)
+        voice.add_class("recording")
+        voice.update(note)
 
     def _voice_done(self, text: str | None, error: str | None) -> None:
         self.talk_stop = None
@@ -444,17 +461,21 @@ def warm_up_optimizer() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
-def transcribe(clip) -> str:
-    """Speech -> text with the speech layer's Whisper transcriber (loaded once)."""
+_TRANSCRIBER = None
+
+
+def transcriber():
+    """The speech layer's Whisper transcriber, one per process (its model loads once)."""
     from parsers.speech import Transcriber
 
     global _TRANSCRIBER
     if _TRANSCRIBER is None:
         _TRANSCRIBER = Transcriber()
-    return _TRANSCRIBER.transcribe(clip).text.strip()
+    return _TRANSCRIBER
 
 
-_TRANSCRIBER = None
+def transcribe(clip) -> str:
+    return transcriber().transcribe(clip).text.strip()
 
 
 def history_entries(editor: Editor) -> tuple[list[HistoryEntry], int]:

@@ -322,3 +322,28 @@ async def test_save_writes_picture_and_a_script_that_replays(tiny_path, tmp_path
     assert [e.command for e in script.edits] == ["drag 9,9 to 13,11"]
     assert np.array_equal(np.asarray(Image.open(target)), shown)
     assert np.array_equal(replay(script, tiny_generator()).image(), shown)
+
+
+async def test_spoken_command_goes_through_whisper_and_the_parser(tiny_path, tmp_path):
+    """Real Whisper on espeak-ng speech, handed to the app as a microphone recording would be."""
+    import shutil
+    import subprocess
+
+    from parsers.audio import load_audio
+
+    espeak = shutil.which("espeak-ng")
+    assert espeak, "espeak-ng is needed (see .ci/run)"
+    wav = tmp_path / "undo.wav"
+    subprocess.run([espeak, "-v", "en-us", "-s", "150", "-w", str(wav), "undo"], check=True)
+    app = DragAssistantApp(AppOptions(model=str(tiny_path), seed=2))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot, steps=10)
+        start = app.editor.image().copy()
+        await type_command(pilot, "drag 10,10 to 14,12")
+        await wait_until(pilot, lambda: len(history_labels(app)) == 2)
+        await settle(app, pilot)
+        app.hear(load_audio(wav))
+        await wait_until(pilot, lambda: app.query_one(HistoryPanel).current == 0, 180)
+        await settle(app, pilot)
+        assert np.array_equal(app.query_one(ImagePreview).image, start)
+        assert app.query_one(CommandInput).history[-1].lower() == "undo"

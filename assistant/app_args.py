@@ -1,4 +1,4 @@
-"""`draggan-assistant [--seed N] [--model CKPT] [--resume [SESSION]]`: open the app.
+"""`draggan-assistant [--seed N] [--model CKPT] [--resume [SESSION]] [--image PHOTO]`: open the app.
 
 Kept apart from `assistant.app` so that other subcommands do not pay for importing Textual.
 """
@@ -18,6 +18,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--resume", nargs="?", const="", default=None, metavar="SESSION",
                        help="reopen a saved session (default: the latest) with its full history")
     group.add_argument("--no-autosave", action="store_true", help="do not keep a session folder")
+    group.add_argument("--image", default=None, metavar="PHOTO",
+                       help="edit the face in this photo (fitted first, about a minute); 'save' writes the whole photo")
+    group.add_argument("--face", type=int, default=None, metavar="N",
+                       help="with --image: which face, 1 = the largest (default)")
+    group.add_argument("--align", choices=("auto", "celeba", "ffhq"), default="auto",
+                       help="with --image: face framing (auto picks by model name)")
     group.add_argument("--halfblock", action="store_true",
                        help="draw the picture with half-block characters even where sixel/kitty graphics work")
     parser.set_defaults(func=run)
@@ -33,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
         SessionStore.open(args.resume or None)
     if args.model is not None and not Path(args.model).expanduser().is_file():
         raise CheckpointError(f"{args.model}: no such checkpoint file")
+    if args.image is not None:
+        from assistant.photo import check_photo
+
+        check_photo(args.image, args.face)
     options = AppOptions(model=args.model, seed=args.seed, psi=args.psi, resume=args.resume is not None,
-                         session=args.resume or None, keep_session=not args.no_autosave)
+                         session=args.resume or None, keep_session=not args.no_autosave,
+                         image=args.image, face=args.face, align=args.align)
     return run_app(options, graphics=not args.halfblock)

@@ -187,6 +187,12 @@ def prepare_photo(photo: np.ndarray, size: int, *, face: int | None = None, meth
     return PhotoCrop(photo, alignment, warp_to_crop(photo, alignment), face or 1, len(faces), source)
 
 
+def check_photo(path: str | Path, face: int | None = None) -> None:
+    """Fail at once, before a screen or a model load, on a photo that cannot be edited."""
+    path = Path(path).expanduser()
+    choose_face(detect_faces(read_photo(path)), face, str(path))
+
+
 def open_photo(path: str | Path, size: int, *, face: int | None = None, method: str = "celeba",
                landmarker=None) -> PhotoCrop:
     path = Path(path).expanduser()

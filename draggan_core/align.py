@@ -243,7 +243,7 @@ def change_weight(edited: np.ndarray, reference: np.ndarray, low: float = 6.0, h
     A generator's crop is softer than the photo (64 px stretched over a face hundreds of pixels
     wide), so pasting only the changed part keeps the photo's own detail everywhere else. The
     mean absolute RGB change is ramped from `low` to `high` levels, grown by `grow` of the side
-    so the whole moved feature is covered, and blurred by as much for a soft edge."""
+    so the whole moved feature is covered, and blurred by half as much for a soft edge."""
     edited = np.asarray(edited, dtype=np.float32)
     reference = np.asarray(reference, dtype=np.float32)
     if edited.shape != reference.shape or edited.ndim != 3:
@@ -252,7 +252,7 @@ def change_weight(edited: np.ndarray, reference: np.ndarray, low: float = 6.0, h
     weight = np.clip((diff - low) / max(high - low, 1e-6), 0.0, 1.0)
     radius = max(1, round(grow * edited.shape[0]))
     img = Image.fromarray(np.rint(weight * 255).astype(np.uint8))
-    img = img.filter(ImageFilter.MaxFilter(2 * radius + 1)).filter(ImageFilter.GaussianBlur(radius))
+    img = img.filter(ImageFilter.MaxFilter(2 * radius + 1)).filter(ImageFilter.GaussianBlur(radius / 2))
     return np.asarray(img, dtype=np.float32) / 255.0
 
 

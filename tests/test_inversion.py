@@ -109,3 +109,11 @@ def test_bad_inputs_are_rejected():
         InversionConfig(pixel_weight=0, ssim_weight=0)
     with pytest.raises(DragInputError, match="bogus"):
         InversionConfig().with_overrides(bogus=1)
+    with pytest.raises(DragInputError, match="at least 3"):
+        InversionConfig().with_budget(2)
+
+
+def test_step_budget_keeps_the_stage_proportions():
+    config = InversionConfig().with_budget(40)
+    assert (config.w_steps, config.wplus_steps, config.pti_steps) == (15, 10, 15)
+    assert InversionConfig().with_budget(3).total_steps == 3

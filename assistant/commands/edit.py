@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="face framing: the embedded model's (celeba) or FFHQ's; auto picks by model name")
     photo.add_argument("--paste", choices=("changed", "face"), default="changed",
                        help="paste back only what the edit changed (default) or the whole face crop")
-    photo.add_argument("--quick", action="store_true", help="a shorter, rougher fit of the photo (a few seconds)")
+    photo.add_argument("--fit-steps", type=int, default=None, metavar="N",
+                       help="optimisation steps for fitting the photo (default 400; fewer is faster and rougher)")
     photo.add_argument("--overwrite", action="store_true", help="allow -o to be the input photo itself")
     p.add_argument("--script", default=None, help="also write the replayable edit script here (.json)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -108,11 +109,11 @@ def open_photo(args: argparse.Namespace) -> tuple[Editor, str]:
     from draggan_core.inversion import InversionConfig
 
     output = str(output_path(args.image, args.output, overwrite=args.overwrite))
+    config = InversionConfig() if args.fit_steps is None else InversionConfig().with_budget(args.fit_steps)
     printer = InversionPrinter()
     try:
         editor = open_photo_editor(args.image, model=args.model, face=args.face, align=args.align,
-                                   inversion=InversionConfig.fast() if args.quick else InversionConfig(),
-                                   paste=args.paste, progress=printer)
+                                   inversion=config, paste=args.paste, progress=printer)
     finally:
         printer.close()
     return editor, output

@@ -1,0 +1,101 @@
+"""A real photo through the whole path on the real pieces: the embedded model, MediaPipe, the
+command parser, the drag core, paste-back, and the `edit --image` command line."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+
+from assistant.cli import main
+from assistant.photo import PhotoEditor, PhotoError, open_photo_editor
+from draggan_core.align import change_weight
+from draggan_core.inversion import InversionConfig, reconstruction_quality
+from stylegan2.imaging import from_uint8
+
+pytestmark = pytest.mark.slow
+
+FEW_STEPS = InversionConfig(w_steps=12, wplus_steps=6, pti_steps=12, w_avg_samples=256)
+
+
+@pytest.fixture(scope="module")
+def photo_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("photo") / "astronaut.jpg"
+    Image.fromarray(skimage.data.astronaut()).save(path, quality=95)
+    return path
+
+
+@pytest.fixture(scope="module")
+def editor(photo_path) -> PhotoEditor:
+    return open_photo_editor(photo_path, inversion=FEW_STEPS)
+
+
+def test_inversion_on_the_embedded_model_lowers_the_error(editor):
+    G, crop = editor.inversion.generator, editor.photo
+    target = crop.target()
+    avg = G.mapping.w_avg.view(1, 1, -1).repeat(1, G.num_ws, 1)
+    before = reconstruction_quality(G.synthesis(avg), target)
+    after = reconstruction_quality(editor.inversion.image(), target)
+    losses = editor.inversion.losses
+    assert losses["pti"][-1] < 0.5 * losses["w"][0]
+    assert after["psnr"] > before["psnr"] + 3
+    assert editor.G is editor.inversion.generator
+
+
+def test_a_drag_on_the_photo_changes_only_the_face_region(editor, tmp_path):
+    source = np.asarray(Image.open(editor.photo.source).convert("RGB"))
+    unchanged = editor.photo_image()
+    assert np.array_equal(unchanged, editor.photo.photo)  # nothing edited: the photo comes back as it was
+    outcome = editor.drag([(32.0, 46.0)], [(32.0, 52.0)], label="open the mouth", max_steps=8)
+    assert not outcome.error, outcome.message
+    out = editor.photo_image()
+    assert out.shape == source.shape
+    assert not np.array_equal(out, editor.photo.photo)
+    assert np.array_equal(out[420:], editor.photo.photo[420:])
+    assert np.array_equal(out[:, :120], editor.photo.photo[:, :120])
+    saved = editor.save_png(tmp_path / "edited.png")
+    assert Image.open(saved).size == (512, 512)
+
+
+def test_change_weight_covers_what_moved():
+    ref = np.zeros((64, 64, 3), dtype=np.uint8)
+    edited = ref.copy()
+    edited[30:34, 30:34] = 200
+    w = change_weight(edited, ref)
+    assert w.shape == (64, 64) and w[32, 32] > 0.9
+    assert w[0, 0] == 0 and w[5, 60] == 0
+    assert np.all(change_weight(ref, ref) == 0)
+
+
+def test_edit_command_writes_the_whole_photo_and_keeps_the_input(photo_path, tmp_path, capsys):
+    digest = hashlib.sha256(photo_path.read_bytes()).hexdigest()
+    out = tmp_path / "out.png"
+    rc = main(["edit", "--image", str(photo_path), "--fit-steps", "6", "steps 3", "drag 32,46 to 32,52",
+               "-o", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    assert Image.open(out).size == (512, 512)
+    assert hashlib.sha256(photo_path.read_bytes()).hexdigest() == digest
+    assert "fitting the photo" in capsys.readouterr().err
+
+
+def test_edit_command_errors_are_one_line(photo_path, tmp_path, capsys):
+    assert main(["edit", "--image", str(photo_path), "drag 1,1 to 2,2", "-o", str(photo_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--overwrite" in err and err.count("\n") == 1
+    coffee = tmp_path / "coffee.png"
+    Image.fromarray(skimage.data.coffee()).save(coffee)
+    assert main(["edit", "--image", str(coffee), "drag 1,1 to 2,2", "-o", str(tmp_path / "o.png")]) == 2
+    assert "no face found" in capsys.readouterr().err
+    assert main(["edit", "--image", str(tmp_path / "nope.jpg"), "drag 1,1 to 2,2"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+    with pytest.raises(PhotoError, match="paste"):
+        PhotoEditor(None, None, paste="everything")
+
+
+def test_reconstruction_target_matches_the_crop(editor):
+    assert torch.equal(editor.photo.target(), from_uint8(editor.photo.crop))

@@ -1,0 +1,120 @@
+"""What the app costs a drag, and whether typing stays live during one.
+
+Prints one JSON object. The same drag (fixed points, a fixed number of steps, no early stop) runs
+alternately headless (`Editor.drag`, the baseline) and inside the running app (a Textual worker
+with progress on the status line and a preview every 0.25 s, in a 120x40 headless terminal).
+While the app's drag runs, keys are typed into the command line and the time each takes to be
+handled is recorded (Pilot.press: the key is delivered and the app is idle again): an upper bound
+on the input latency a user feels during a drag.
+
+    python benchmarks/tui_drag.py                 # the embedded model
+    python benchmarks/tui_drag.py --model CKPT --steps 40 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import torch
+
+STEPS_DEFAULT = 30
+
+
+def drag_points(res: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """One handle moved a quarter of the width; the target sits between pixels so the drag never
+    stops early and every run does exactly the same number of steps."""
+    return [(0.35 * res, 0.5 * res)], [(0.6 * res + 0.5, 0.5 * res + 0.5)]
+
+
+def headless_run(editor, steps: int) -> float:
+    handles, targets = drag_points(editor.resolution[0])
+    config = editor.config.with_overrides(max_steps=steps, stop_distance=0.0)
+    start = time.perf_counter()
+    outcome = editor.drag(handles, targets, config=config, max_steps=steps)
+    seconds = time.perf_counter() - start
+    assert outcome.result.steps == steps, outcome.message
+    editor.session.undo()
+    return seconds
+
+
+async def app_run(app, pilot, steps: int) -> tuple[float, list[float]]:
+    from parsers.command import Command
+
+    editor = app.editor
+    handles, targets = drag_points(editor.resolution[0])
+    editor.config = editor.config.with_overrides(max_steps=steps, stop_distance=0.0)
+    start = time.perf_counter()
+    app.busy = True
+    app.apply_command(Command("drag", handles=handles, targets=targets), "benchmark drag")
+    latencies = []
+    while app.busy:
+        t0 = time.perf_counter()
+        await pilot.press("x")
+        latencies.append(time.perf_counter() - t0)
+        await asyncio.sleep(0.1)
+    await app.workers.wait_for_complete()
+    seconds = time.perf_counter() - start
+    assert app.last_outcome.result.steps == steps, app.last_outcome.message
+    editor.session.undo()
+    app.query_one("#command").value = ""
+    return seconds, latencies
+
+
+async def measure(model: str | None, steps: int, runs: int) -> dict:
+    from assistant.app import AppOptions, DragAssistantApp
+
+    app = DragAssistantApp(AppOptions(model=model, seed=0, keep_session=False))
+    headless, in_app, latencies = [], [], []
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not app.ready.is_set():
+            await pilot.pause(0.05)
+        headless_run(app.editor, 2)  # warm-up: first optimiser, first features
+        for _ in range(runs):  # alternate so machine load hits both alike
+            headless.append(headless_run(app.editor, steps))
+            seconds, lat = await app_run(app, pilot, steps)
+            in_app.append(seconds)
+            latencies += lat
+        resolution = app.editor.resolution[0]
+    return {"resolution": resolution, "headless_s": headless, "app_s": in_app, "latencies": latencies}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="checkpoint (default: the embedded model)")
+    parser.add_argument("--steps", type=int, default=STEPS_DEFAULT)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("DRAGGAN_ASSISTANT_HOME", tempfile.mkdtemp(prefix="tui-drag-"))
+    got = asyncio.run(measure(args.model, args.steps, args.runs))
+    per_step_headless = statistics.median(got["headless_s"]) / args.steps
+    per_step_app = statistics.median(got["app_s"]) / args.steps
+    lat = sorted(got["latencies"])
+    print(json.dumps({
+        "benchmark": "tui_drag",
+        "machine": {"processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "load_average": list(os.getloadavg())},
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "model": args.model or "embedded",
+        "resolution": got["resolution"],
+        "steps_per_drag": args.steps,
+        "runs": args.runs,
+        "baseline_headless_s_per_step": round(per_step_headless, 4),
+        "app_s_per_step": round(per_step_app, 4),
+        "app_overhead_ratio": round(per_step_app / per_step_headless, 3),
+        "key_latency_during_drag_ms": {"median": round(1000 * statistics.median(lat), 1) if lat else None,
+                                       "max": round(1000 * lat[-1], 1) if lat else None, "n": len(lat)},
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -51,6 +51,7 @@ class AppOptions:
     image: str | None = None  # a photo to edit (its face is fitted first; see assistant.photo)
     face: int | None = None
     align: str = "auto"
+    fit_steps: int | None = None  # inversion budget for the photo (None: InversionConfig's default)
 
 
 class DragProgress(Message):
@@ -132,13 +133,15 @@ class DragAssistantApp(App[None]):
                 editor = Editor.resume(SessionStore.open(opts.session), model=opts.model)
             elif opts.image:
                 from assistant.photo import open_photo_editor
+                from draggan_core.inversion import InversionConfig
 
                 def fitting(step) -> None:
                     if step.step % 10 == 0 or step.step == step.total:
                         self.call_from_thread(self._status, f"fitting the photo's face: step {step.step}/{step.total}")
 
+                config = InversionConfig() if opts.fit_steps is None else InversionConfig().with_budget(opts.fit_steps)
                 editor = open_photo_editor(opts.image, model=opts.model, face=opts.face, align=opts.align,
-                                           progress=fitting)
+                                           inversion=config, progress=fitting)
             else:
                 editor = Editor.open(opts.model, opts.seed, opts.psi, keep_session=opts.keep_session)
         except Exception as exc:  # shown to the user; the app stays open so the message can be read

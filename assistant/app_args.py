@@ -24,6 +24,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                        help="with --image: which face, 1 = the largest (default)")
     group.add_argument("--align", choices=("auto", "celeba", "ffhq"), default="auto",
                        help="with --image: face framing (auto picks by model name)")
+    group.add_argument("--fit-steps", type=int, default=None, metavar="N",
+                       help="with --image: optimisation steps for fitting the photo (default 400)")
     group.add_argument("--halfblock", action="store_true",
                        help="draw the picture with half-block characters even where sixel/kitty graphics work")
     parser.set_defaults(func=run)
@@ -45,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         check_photo(args.image, args.face)
     options = AppOptions(model=args.model, seed=args.seed, psi=args.psi, resume=args.resume is not None,
                          session=args.resume or None, keep_session=not args.no_autosave,
-                         image=args.image, face=args.face, align=args.align)
+                         image=args.image, face=args.face, align=args.align, fit_steps=args.fit_steps)
     return run_app(options, graphics=not args.halfblock)

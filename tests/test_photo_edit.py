@@ -99,3 +99,28 @@ def test_edit_command_errors_are_one_line(photo_path, tmp_path, capsys):
 
 def test_reconstruction_target_matches_the_crop(editor):
     assert torch.equal(editor.photo.target(), from_uint8(editor.photo.crop))
+
+
+async def test_the_app_opens_a_photo_and_saves_it_whole(photo_path, tmp_path, monkeypatch):
+    from assistant.app import AppOptions, DragAssistantApp
+    from assistant.widgets.command_input import CommandInput
+
+    monkeypatch.setenv("DRAGGAN_ASSISTANT_HOME", str(tmp_path / "home"))
+    app = DragAssistantApp(AppOptions(image=str(photo_path), fit_steps=6, keep_session=False))
+    async with app.run_test(size=(110, 36)) as pilot:
+        waited = 0.0
+        while not app.ready.is_set():
+            assert waited < 120, "the app did not finish fitting the photo"
+            await pilot.pause(0.1)
+            waited += 0.1
+        assert isinstance(app.editor, PhotoEditor)
+        out = tmp_path / "saved.png"
+        await pilot.click(CommandInput)
+        await pilot.press(*f"save {out}")
+        await pilot.press("enter")
+        waited = 0.0
+        while not out.exists():
+            assert waited < 30, "save did not write the photo"
+            await pilot.pause(0.1)
+            waited += 0.1
+    assert Image.open(out).size == (512, 512)

@@ -57,7 +57,16 @@ for _action, _strength, _words in [
     ("smile", 2, "smile smiles smiled smiling grin grins grinning happy happier cheerful joyful laugh "
                  "laughing beam beaming"),
     ("frown", 2, "frown frowns frowned frowning sad sadder unhappy grumpy scowl scowling gloomy upset "
-                 "miserable sulk sulking"),
+                 "miserable sulk sulking glum sullen grim disappointed depressed cry crying tearful sorrowful "
+                 "mournful displeased"),
+    ("smile", 2, "glad pleased delighted amused friendly smirk smirking joy content"),
+    # Emotions that live in one part (the part is implied, see _IMPLIED_PART).
+    ("lower", 2, "angry angrier mad furious stern sterner annoyed irritated suspicious fierce menacing "
+                 "furrow furrowed"),
+    ("raise", 2, "worried anxious nervous scared afraid fearful frightened curious skeptical sceptical "
+                 "puzzled confused questioning inquisitive"),
+    ("close", 2, "sleepy tired drowsy asleep sleeping dozing bored"),
+    ("open", 2, "awake alert"),
 ]:
     for _w in _words.split():
         _ACTION_WORDS[_w] = (_action, _strength)
@@ -68,7 +77,8 @@ _PART_WORDS = {
     "eyelids": "eyes", "lids": "eyes", "eyebrow": "eyebrows", "eyebrows": "eyebrows", "brow": "eyebrows",
     "brows": "eyebrows", "nose": "nose", "nostrils": "nose", "chin": "chin", "jaw": "jaw", "jawline": "jaw",
     "face": "face", "cheeks": "face", "head": "head", "hair": "hair", "hairline": "hair", "fringe": "hair",
-    "bangs": "hair", "hairdo": "hair", "haircut": "hair",
+    "bangs": "hair", "hairdo": "hair", "haircut": "hair", "eyeball": "eyes", "eyeballs": "eyes",
+    "nostril": "nose", "cheek": "face", "hairstyle": "hair",
 }
 _MOVE_VERBS = {"move", "moves", "shift", "slide", "push", "pull", "bring", "put", "nudge", "drag", "go", "tilt"}
 _TURN_VERBS = {"turn", "turns", "rotate", "rotated", "look", "looking", "glance", "swivel"}
@@ -112,6 +122,7 @@ _PHRASES: list[tuple[str, str | Callable[[re.Match], str]]] = [
     (r"\b(upper|top) lips?\b", "upperlip"),
     (r"\b(lower|bottom) lips?\b", "lowerlip"),
     (r"\b(the )?corners? of (her|his|their|the|its) (mouth|lips)\b", "mouthcorners"),
+    (r"\b(mouth|lip) (left|right) corners?\b", r"\2 mouthcorners"),
     (r"\b(mouth|lip) corners?\b", "mouthcorners"),
     (r"\bcorners? of (the )?(mouth|lips)\b", "mouthcorners"),
     (r"\bpart(s|ed|ing)? (her |his |their |the )?(lips|mouth)\b", "open lips"),
@@ -138,7 +149,7 @@ _PHRASES: list[tuple[str, str | Callable[[re.Match], str]]] = [
     (r"\bnot (too|so) (much|far|wide|high|big)\b", "slightly"),
     (r"\b(too|so) (much|far)\b", ""),
     (r"\b(on|at|in) the (left|right)( hand)?( side)?( of the (image|picture|photo))?\b", r"img\2"),
-    (r"\b(on|at|in) the (image|picture|photo)'?s (left|right)\b", r"img\3"),
+    (r"\b(on|at|in) the (image|picture|photo)('?s)? (left|right)\b", r"img\4"),
     (r"\b(left|right) ([a-z]+) (on|in) the (image|picture|photo)\b", r"img\1 \2"),
     (r"\b(left|right)most\b", r"img\1"),
     (r"\b(to|towards?) (her|his|their) (left|right)\b", r"subj\3"),
@@ -162,6 +173,14 @@ _IMPLIED_PART = {"blink": "eyes", "blinking": "eyes", "wink": "eyes", "winking":
                  "scowl": "eyebrows", "scowling": "eyebrows", "pursed": "lips", "purse": "lips", "pout": "mouth",
                  "pouting": "mouth", "pucker": "mouth", "puckered": "mouth", "smile": "mouth", "smiles": "mouth",
                  "grins": "mouth", "frown": "mouth", "frowns": "mouth"}
+_IMPLIED_PART.update({w: "eyebrows" for w in "angry angrier mad furious stern sterner annoyed irritated suspicious "
+                      "fierce menacing furrow furrowed worried anxious nervous scared afraid fearful frightened "
+                      "curious skeptical sceptical puzzled confused questioning inquisitive".split()})
+_IMPLIED_PART.update({w: "eyes" for w in "sleepy tired drowsy asleep sleeping dozing bored awake alert".split()})
+# Things people name that the atlas cannot move: answered with what can be moved, never guessed.
+_UNSUPPORTED = {"ear", "ears", "neck", "tongue", "forehead", "shoulder", "shoulders", "beard", "mustache",
+                "moustache", "glasses", "skin", "freckles", "makeup", "background", "body", "hand", "hands",
+                "arm", "arms", "teeth", "tooth", "cheekbones", "eyelashes", "lashes", "pupils", "irises"}
 DEFAULT_PART = {"open": "mouth", "close": "mouth", "smile": "mouth", "frown": "mouth", "move_left": "head",
                 "move_right": "head", "turn_left": "head", "turn_right": "head"}
 
@@ -178,6 +197,7 @@ class Intent:
     negated: bool = False
     pronoun: bool = False
     pixels: float | None = None
+    unsupported: str | None = None
     source: str = "rules"
     notes: list[str] = field(default_factory=list)
 
@@ -193,9 +213,9 @@ class Encoder(Protocol):
 def rule_words() -> frozenset[str]:
     """Every word the rules act on or knowingly ignore (lexicons, function words, phrase words)."""
     vocab = set(_ACTION_WORDS) | set(_PART_WORDS) | _MOVE_VERBS | _TURN_VERBS | _NEGATIONS | _SLIGHT | _LARGE
-    vocab |= _PRONOUNS | set(_FUNCTION_WORDS) | {"upper", "top", "lower", "bottom", "corner", "corners"}
+    vocab |= _PRONOUNS | set(_FUNCTION_WORDS) | _UNSUPPORTED | {"upper", "top", "lower", "bottom", "corner", "corners"}
     for pattern, _ in _PHRASES:
-        vocab |= set(re.findall(r"[a-z]{3,}", pattern))
+        vocab |= set(re.findall(r"[a-z]{3,}", re.sub(r"\\[a-zA-Z]", " ", pattern)))
     return frozenset(vocab)
 
 
@@ -216,7 +236,8 @@ _TYPO_TARGETS = _MEANINGFUL | _SLIGHT | _LARGE | {"left", "right", "both", "uppe
 def prepare(text: str) -> list[str]:
     """Cleaned, typo-repaired tokens with multi-word expressions folded into single tokens."""
     text = expand_contractions(strip_fillers(tidy(text)))
-    text = " ".join(correct(words(text), _TYPO_TARGETS, _MEANINGFUL, _VOCAB | _KNOWN))
+    tokens = [t[:-2] if t.endswith("'s") else t for t in words(text)]
+    text = " ".join(correct(tokens, _TYPO_TARGETS, _MEANINGFUL, _VOCAB | _KNOWN))
     for pattern, replacement in _PHRASE_RE:
         text = pattern.sub(replacement, text)
     return words(text)
@@ -274,6 +295,9 @@ def rule_intent(tokens: list[str]) -> Intent:
             continue
         elif t in _PRONOUNS:
             intent.pronoun = True
+            continue
+        elif t in _UNSUPPORTED:
+            intent.unsupported = intent.unsupported or t
             continue
         if action is None:
             continue

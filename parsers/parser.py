@@ -161,6 +161,10 @@ class CommandParser:
         return cmd
 
     def _not_understood(self, text: str, intent: Intent) -> Command:
+        if intent.part is None and intent.unsupported:
+            return unknown(f"I can't move the {intent.unsupported}; parts I can move: mouth, lips, mouth corners, "
+                           "eyes, eyebrows, nose, chin, jaw, face, head, hair, or give coordinates",
+                           ["open the mouth", "raise the eyebrows", "drag 120,88 to 120,70"])
         suggestions = self.matcher.suggestions(text) if self.matcher is not None else DEFAULT_SUGGESTIONS[:3]
         if intent.action and not intent.part:
             verb = intent.action.replace("_", " ")

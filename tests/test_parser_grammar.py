@@ -241,3 +241,17 @@ def test_typo_repair_never_creates_a_negation():
     assert prepare("nod his head down")[0] == "nod"
     assert parse_intent("nod his head down").action == "lower"
     assert "never" not in prepare("nevr mind, raise the eyebrows")
+
+
+@pytest.mark.parametrize("text, action, part", [
+    ("make him look angry", "lower", "eyebrows"), ("she looks worried", "raise", "eyebrows"),
+    ("make her look sleepy", "close", "eyes"), ("raise her mouth's left corner", "raise", "mouth corners"),
+])
+def test_emotions_and_possessives(rules, text, action, part):
+    cmd = rules.parse(text)
+    assert (cmd.action, cmd.part) == (action, part)
+
+
+def test_parts_that_cannot_move_are_named_in_the_answer(rules):
+    cmd = rules.parse("make the ears bigger")
+    assert cmd.command == "unknown" and "ears" in cmd.message and cmd.suggestions

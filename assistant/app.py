@@ -148,6 +148,7 @@ class DragAssistantApp(App[None]):
             self.call_from_thread(self._status, f"could not start: {exc}", True)
             return
         self.editor = editor
+        editor.history_images()  # renders the thumbnails here, not on the UI thread
         self.call_from_thread(self._editor_ready)
         warm_up_optimizer()
 
@@ -248,7 +249,7 @@ class DragAssistantApp(App[None]):
                                         cancel=self.cancel_event, preview_every=PREVIEW_EVERY_S)
         except Exception as exc:
             outcome = Outcome(command.command, f"{command.command} failed: {exc}", error=True)
-        self.call_from_thread(self._finish, outcome)
+        self._finish_from_worker(outcome)
 
     @work(thread=True, exclusive=True, group="edit")
     def drag_pending(self) -> None:
@@ -256,7 +257,7 @@ class DragAssistantApp(App[None]):
         self.cancel_event.clear()
         outcome = self.editor.drag_pending(progress=self._progress_callback(), cancel=self.cancel_event,
                                            preview_every=PREVIEW_EVERY_S)
-        self.call_from_thread(self._finish, outcome)
+        self._finish_from_worker(outcome)
 
     def _progress_callback(self):
         """Called by the drag in the worker thread each step; posts at a steady, modest rate."""
@@ -283,6 +284,12 @@ class DragAssistantApp(App[None]):
         self.query_one(StatusLine).progress(message.step, message.max_steps, message.distance, message.rate)
         if message.image is not None:  # redrawing the picture costs the UI thread; only with new pixels
             self.query_one(ImagePreview).show(message.image, tracked=message.points)
+
+    def _finish_from_worker(self, outcome: Outcome) -> None:
+        """Render new history thumbnails in the worker (a synthesis each), then update the UI."""
+        assert self.editor is not None
+        self.editor.history_images()
+        self.call_from_thread(self._finish, outcome)
 
     async def _finish(self, outcome: Outcome) -> None:
         self.busy = False
@@ -321,7 +328,7 @@ class DragAssistantApp(App[None]):
     def goto_state(self, index: int) -> None:
         assert self.editor is not None
         outcome = self.editor.goto(index)
-        self.call_from_thread(self._finish, outcome)
+        self._finish_from_worker(outcome)
 
     # -- actions -----------------------------------------------------------------------------------
 

@@ -143,11 +143,13 @@ class Editor:
     def history_images(self) -> list[np.ndarray]:
         """The start picture and each edit's result, rendered once per latent and cached."""
         latents = [self.session.history.ws0] + [e.ws for e in self.session.history.edits]
+        current = self.session.history.current_ws()
         images = []
         for ws in latents:
             key = id(ws)
             if key not in self._renders or self._renders[key][0] is not ws:
-                self._renders[key] = (ws, to_uint8(self.session.render(ws))[0])
+                picture = self.session.image() if ws is current else self.session.render(ws)
+                self._renders[key] = (ws, to_uint8(picture)[0])
             images.append(self._renders[key][1])
         alive = {id(ws) for ws in latents}
         self._renders = {k: v for k, v in self._renders.items() if k in alive}

@@ -5,10 +5,14 @@ Prints one JSON object. Per step: the official iteration (full synthesis, full-s
 from the same latent on the same handles, so CPU contention hits both alike; their tracked points
 must agree at every step. Per edit: steps to converge with the official defaults (lr 1e-3) --
 counted on the compatibility session, whose trajectory is the official one -- times the
-official seconds per step, against a real run of the session's defaults.
+official seconds per step, against a real run of the session's defaults. Peak memory: two
+steps of each loop, each in a fresh process. Below 256 px (the embedded model) the official code
+cannot run unchanged (there is no block 5 and its motion radius rounds to 0), so both loops use
+the session's default block and minimum radii there.
 
     python benchmarks/drag_speed.py                  # FFHQ-512 config, random weights
     python benchmarks/drag_speed.py --model embedded # stylegan2/weights/celeba64.safetensors
+    python benchmarks/drag_speed.py --steps 3 --budget 150 --threads 1 --mask-steps 2
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from draggan_core import DragConfig, DragSession
+from draggan_core import DragConfig, DragSession, default_feature_block
+from draggan_core.config import OFFICIAL_FEATURE_BLOCK
 from draggan_core.official import OfficialDragLoop
 from stylegan2 import Generator, GeneratorConfig, default_model_path, load_generator
 
@@ -48,10 +54,35 @@ def drag_points(res: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]
     return handles, targets
 
 
-def per_step(G: Generator, ws: torch.Tensor, handles, targets, steps: int) -> dict:
-    official = OfficialDragLoop(G, ws, [[y, x] for x, y in handles], [[y, x] for x, y in targets], lr=1e-3)
-    session = DragSession(G, ws, DragConfig.official())
-    session.start_drag(handles, targets)
+def editable_disks(res: int, handles) -> np.ndarray:
+    """True (may change) within 15% of the image size of each handle, like the fixture's mask."""
+    yy, xx = np.mgrid[0:res, 0:res]
+    return np.any([(xx - x) ** 2 + (yy - y) ** 2 <= (0.15 * res) ** 2 for x, y in handles], axis=0)
+
+
+def compat_settings(G: Generator) -> tuple[DragConfig, dict]:
+    """The compatibility config and the matching official-loop arguments. Below 256 px the
+    official code cannot run as it is (no block 5; a motion radius that rounds to 0), so there
+    both use the session's default block and minimum pixel radii, everything else official."""
+    num_blocks = len(G.synthesis.blocks)
+    block = OFFICIAL_FEATURE_BLOCK if num_blocks > OFFICIAL_FEATURE_BLOCK + 1 else default_feature_block(num_blocks)
+    config = DragConfig.official(feature_block=block)
+    radii = config.radii(G.img_resolution)
+    scale = 512 / G.img_resolution
+    return config, {"feature_idx": block, "r1": radii.motion * scale, "r2": radii.tracking * scale}
+
+
+def official_loop(G: Generator, ws: torch.Tensor, handles, targets, fixed: torch.Tensor | None = None):
+    return OfficialDragLoop(G, ws, [[y, x] for x, y in handles], [[y, x] for x, y in targets], lr=1e-3,
+                            fixed_mask=fixed, **compat_settings(G)[1])
+
+
+def per_step(G: Generator, ws: torch.Tensor, handles, targets, steps: int, masked: bool = False) -> dict:
+    mask = editable_disks(G.img_resolution, handles) if masked else None
+    fixed = torch.from_numpy((~mask).astype(np.float32)) if masked else None
+    official = official_loop(G, ws, handles, targets, fixed)
+    session = DragSession(G, ws, compat_settings(G)[0])
+    session.start_drag(handles, targets, mask=mask)
     t_off, t_ses, identical = [], [], True
     for i in range(steps + 1):
         t0 = time.perf_counter()
@@ -85,11 +116,11 @@ def _peak_rss_child(model: str, which: str, threads: int, seed: int, queue) -> N
     handles, targets = drag_points(G.img_resolution)
     before = _vm_hwm_kb()
     if which == "official":
-        loop = OfficialDragLoop(G, ws, [[y, x] for x, y in handles], [[y, x] for x, y in targets])
+        loop = official_loop(G, ws, handles, targets)
         for _ in range(2):
             loop.iterate()
     else:
-        session = DragSession(G, ws, DragConfig.official())
+        session = DragSession(G, ws, compat_settings(G)[0])
         session.start_drag(handles, targets)
         for _ in range(2):
             session.step()
@@ -113,7 +144,7 @@ def peak_memory(model: str, threads: int, seed: int) -> dict:
 
 
 def per_edit(G: Generator, ws: torch.Tensor, handles, targets, budget: int, official_s_per_step: float) -> dict:
-    compat = DragSession(G, ws, DragConfig.official())
+    compat = DragSession(G, ws, compat_settings(G)[0])
     compat.start_drag(handles, targets)
     off = compat.run(max_steps=budget)
     fast = DragSession(G, ws, DragConfig())
@@ -137,6 +168,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-edit", action="store_true", help="only the per-step and memory figures")
+    ap.add_argument("--mask-steps", type=int, default=0,
+                    help="also time this many steps with a mask (the mask term needs the full feature map)")
     args = ap.parse_args()
     if args.model == "embedded" and not default_model_path().is_file():
         raise SystemExit(f"no embedded model at {default_model_path()}")
@@ -150,6 +183,8 @@ def main() -> None:
               "torch": torch.__version__, "threads": torch.get_num_threads(), "model": name,
               "resolution": G.img_resolution, "handles_xy": handles, "targets_xy": targets}
     report["per_step"] = per_step(G, ws, handles, targets, args.steps)
+    if args.mask_steps:
+        report["per_step_with_mask"] = per_step(G, ws, handles, targets, args.mask_steps, masked=True)
     report["memory"] = peak_memory(args.model, args.threads, args.seed)
     if not args.skip_edit:
         report["per_edit"] = per_edit(G, ws, handles, targets, args.budget, report["per_step"]["official_s_per_step"])

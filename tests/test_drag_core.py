@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from draggan_core import (DragConfig, FeaturePatch, default_feature_block, disk_pixels, mask_loss, motion_direction,
-                          motion_loss, point_distances, targets_reached, track_point)
+from draggan_core import (DragConfig, DragInputError, FeaturePatch, default_feature_block, disk_pixels, mask_loss,
+                          motion_direction, motion_loss, point_distances, targets_reached, track_point)
 from draggan_core.features import BlockFeatures, resize_matrix
 from draggan_core.local_synthesis import Window, WindowedSynthesis
 from tests.conftest import FIXTURES, tiny_generator
@@ -144,3 +144,14 @@ def test_tiny_generator_windows_fall_back_to_full_map():
     (patch,) = feats.window_patches(ws, [(3, 30)], 5)
     h, w = patch.values.shape[-2:]
     torch.testing.assert_close(patch.values, full.window(patch.top, patch.top + h, patch.left, patch.left + w))
+
+
+def test_config_validation_and_round_trip():
+    with pytest.raises(DragInputError, match="lr"):
+        DragConfig(lr=0)
+    with pytest.raises(DragInputError, match="unknown drag setting"):
+        DragConfig().with_overrides(speed=3)
+    with pytest.raises(DragInputError, match="feature_block"):
+        DragConfig(feature_block=7).block_index(5)
+    cfg = DragConfig.official(lr=5e-3)
+    assert DragConfig.from_dict(cfg.to_dict()) == cfg and cfg.linspace_grid and cfg.lr == 5e-3

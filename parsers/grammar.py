@@ -20,7 +20,8 @@ _COORD_WORDS = {"drag", "move", "pull", "push", "from", "and", "then", "point", 
                 "coordinates", "coordinate", "drags", "also", "x", "y"}
 
 _SIMPLE: list[tuple[str, str]] = [
-    ("undo", r"undo( (that|it|this|the last (edit|change|step|one|drag)|last (edit|change|step)))?( undo)*|go back( one step)?"
+    ("undo", r"undo( (that|it|this|(the )?last (edit|change|step|one|drag|thing|action|move)))?( undo)*"
+             r"|go back( one step)?"
              r"|take (that|it) back|revert( (that|it|the last (edit|change)))?|back one step"),
     ("redo", r"redo( (that|it|this|the last (edit|change|step|one)))?|do (that|it) again"),
     ("reset", r"reset( (everything|all|the image|the picture|it|the edits))?|start (over|again|from scratch)"

@@ -37,7 +37,7 @@ AMOUNTS = {"slight": 0.5, "default": 1.0, "large": 2.0}
 # word -> (action, strength). Verbs (2) beat particles and adverbs (1): "open up" is open.
 _ACTION_WORDS: dict[str, tuple[str, int]] = {}
 for _action, _strength, _words in [
-    ("open", 2, "open opens opened opening unclose gape gaping agape yawn yawning apart"),
+    ("open", 2, "open opens opened opening unclose gape gaping agape yawn yawning apart parted ajar"),
     ("close", 2, "close closes closed closing shut shuts shutting seal blink blinking wink winking together"),
     ("widen", 2, "widen widens widened widening wider broaden broader broadened stretch stretched wide "
                  "rounder round chubby chubbier fatter"),
@@ -53,7 +53,8 @@ for _action, _strength, _words in [
     ("enlarge", 2, "puff puffy puffier fluff fluffy fluffier"),
     ("lengthen", 2, "longer lengthen lengthened elongate elongated"),
     ("shorten", 2, "shorter shorten shortened"),
-    ("shrink", 2, "shrink shrinks shrunk smaller reduce reduced decrease tinier tiny small compact"),
+    ("shrink", 2, "shrink shrinks shrunk smaller reduce reduced decrease tinier tiny small compact flat flatter "
+                  "flatten flattened"),
     ("smile", 2, "smile smiles smiled smiling grin grins grinning happy happier cheerful joyful laugh "
                  "laughing beam beaming"),
     ("frown", 2, "frown frowns frowned frowning sad sadder unhappy grumpy scowl scowling gloomy upset "
@@ -82,7 +83,8 @@ _PART_WORDS = {
 }
 _MOVE_VERBS = {"move", "moves", "shift", "slide", "push", "pull", "bring", "put", "nudge", "drag", "go", "tilt"}
 _TURN_VERBS = {"turn", "turns", "rotate", "rotated", "look", "looking", "glance", "swivel"}
-_NEGATIONS = {"not", "no", "never", "without", "stop", "instead", "rather", "nor"}
+_NEGATIONS = {"not", "no", "never", "without", "stop", "instead", "rather", "nor", "remove", "removing", "lose",
+              "wipe", "undo"}
 _CLAUSE_BREAKS = {",", ";", ".", "!", "?", "but", "then"}
 _PRONOUNS = {"it", "them", "that", "this", "those", "these"}
 _SLIGHT = {"slightly", "slight", "subtly", "subtle", "gently", "somewhat", "barely", "tad", "touch", "bit",
@@ -159,6 +161,7 @@ _PHRASES: list[tuple[str, str | Callable[[re.Match], str]]] = [
     (r"\bturn (her|his|their|the) head\b", "turn head"),
     (r"\bcheer (her|him|them)? ?up\b", "smile"),
     (r"\binstead of\b", "instead"),
+    (r"\b(get rid of|take away|take off)\b", "remove"),
     (r"\brather than\b", "rather"),
     (r"\bmake (her|him|them|it|the person) look\b"
      r"(?! (to|left|right|up|down|away|at|towards?|dirleft|dirright|subjleft|subjright)\b)", "make"),
@@ -332,6 +335,8 @@ def rule_intent(tokens: list[str]) -> Intent:
         intent.part = "head"
     if intent.part == "face" and intent.action in ("smile", "frown"):
         intent.part = "mouth"
+    if intent.part == "face" and intent.action in ("turn_left", "turn_right"):
+        intent.part = "head"
     return intent
 
 

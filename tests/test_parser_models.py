@@ -220,3 +220,16 @@ def test_random_input_never_raises(parser, astronaut):
         cmd = parser.parse(text, astronaut if i % 3 == 0 else None)
         json.dumps(cmd.to_json())
         assert len(cmd.handles) == len(cmd.targets) or cmd.command == "points"
+
+
+def test_mask_setting_is_grounded_on_the_named_part(parser, astronaut):
+    mouth = parser.parse("open the mouth", astronaut)
+    eyes = parser.parse("close the eyes", astronaut)
+    cmd = parser.parse("mask the mouth", astronaut)
+    assert cmd.command == "settings" and cmd.settings == {"mask": "mouth"}
+    region = cmd.mask_array(*astronaut.shape[:2])
+    assert all(region[int(y), int(x)] for x, y in mouth.handles)
+    assert not any(region[int(y), int(x)] for x, y in eyes.handles)
+    left = parser.parse("mask her left eye", astronaut)
+    left_region = left.mask_array(*astronaut.shape[:2])
+    assert left.side == "left" and left_region[:, 256:].sum() > 0 and left_region[:, :200].sum() == 0

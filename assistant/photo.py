@@ -215,27 +215,28 @@ def output_path(source: str | Path, output: str | Path | None, overwrite: bool =
     input itself unless `overwrite` says so."""
     source = Path(source).expanduser()
     out = Path(output).expanduser() if output else source.with_name(f"{source.stem}_edited.png")
+    if not out.suffix:
+        out = out.with_suffix(".png")
     if not overwrite and out.exists() and source.exists() and out.resolve() == source.resolve():
-        raise PhotoError(f"{out} is the input photo; choose another -o or pass --overwrite to replace it")
+        raise PhotoError(f"{out} is the input photo; save under another name (or pass --overwrite to replace it)")
     return out
 
 
 def save_photo(image: np.ndarray, path: str | Path) -> Path:
-    """PNG, or JPEG at quality 95 when the name asks for it."""
+    """PNG (also for a name without a suffix), or JPEG at quality 95 when the name asks for it."""
     path = Path(path).expanduser()
-    suffix = path.suffix.lower()
+    if not path.suffix:
+        path = path.with_suffix(".png")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         im = Image.fromarray(np.asarray(image, dtype=np.uint8))
-        if suffix in (".jpg", ".jpeg"):
+        if path.suffix.lower() in (".jpg", ".jpeg"):
             im.save(path, quality=95)
-        elif suffix in ("", ".png"):
-            im.save(path if suffix else path.with_suffix(".png"), format="PNG")
         else:
             im.save(path)
     except (OSError, ValueError, KeyError) as exc:
         raise PhotoError(f"cannot write {path}: {exc}") from None
-    return path if suffix else path.with_suffix(".png")
+    return path
 
 
 PASTE_MODES = ("changed", "face")
@@ -250,7 +251,7 @@ class PhotoEditor(Editor):
     are not kept as a resumable session: resuming would need the tuned generator too."""
 
     def __init__(self, inversion, photo: PhotoCrop, *, model: str | None = None, config=None,
-                 paste: str = "changed") -> None:
+                 paste: str = "changed", overwrite: bool = False) -> None:
         from draggan_core import DragConfig, DragSession
 
         if paste not in PASTE_MODES:
@@ -262,6 +263,7 @@ class PhotoEditor(Editor):
         self.inversion = inversion
         self.photo = photo
         self.paste_mode = paste
+        self.overwrite = overwrite
         self.reference = self.generated()
 
     def generated(self) -> np.ndarray:
@@ -288,11 +290,20 @@ class PhotoEditor(Editor):
         return self.photo.paste(edited, self._weight(edited))
 
     def save_png(self, path: str | Path) -> Path:
+        """Write the whole edited photo; refuses the input file itself unless `overwrite`."""
+        if self.photo.source is not None:
+            path = output_path(self.photo.source, path, self.overwrite)
         return save_photo(self.photo_image(), path)
+
+    def export(self, path: str | None = None) -> tuple[Path, Path]:
+        """`save [PATH]`; without a path, NAME_edited.png beside the photo."""
+        if not path and self.photo.source is not None:
+            path = str(output_path(self.photo.source, None))
+        return super().export(path)
 
 
 def open_photo_editor(path: str | Path, *, model: str | None = None, face: int | None = None,
-                      align: str = "auto", inversion=None, paste: str = "changed",
+                      align: str = "auto", inversion=None, paste: str = "changed", overwrite: bool = False,
                       progress: Callable | None = None,
                       cancel: Callable[[], bool] | threading.Event | None = None) -> PhotoEditor:
     """Load the model, find and align the face, invert it, and hand back an editor on it.
@@ -306,7 +317,7 @@ def open_photo_editor(path: str | Path, *, model: str | None = None, face: int |
     crop = prepare_photo(photo, G.img_resolution, face=face, method=method, name=str(path), source=path)
     result = invert_photo(G, crop, inversion, progress=progress, cancel=cancel)
     model_path = None if model is None else str(Path(model).expanduser().resolve())
-    return PhotoEditor(result, crop, model=model_path, paste=paste)
+    return PhotoEditor(result, crop, model=model_path, paste=paste, overwrite=overwrite)
 
 
 class InversionPrinter:

@@ -90,6 +90,10 @@ def test_output_never_overwrites_the_input_unless_asked(tmp_path):
     with pytest.raises(PhotoError, match="--overwrite"):
         output_path(src, str(src))
     assert output_path(src, str(src), overwrite=True) == src
+    png = tmp_path / "me.png"
+    png.write_bytes(b"x")
+    with pytest.raises(PhotoError, match="input photo"):
+        output_path(png, str(tmp_path / "me"))  # saving adds .png: that would be the input
     saved = save_photo(np.zeros((4, 5, 3), dtype=np.uint8), tmp_path / "out")
     assert saved.suffix == ".png" and Image.open(saved).size == (5, 4)
 

@@ -59,6 +59,8 @@ def test_a_drag_on_the_photo_changes_only_the_face_region(editor, tmp_path):
     assert np.array_equal(out[:, :120], editor.photo.photo[:, :120])
     saved = editor.save_png(tmp_path / "edited.png")
     assert Image.open(saved).size == (512, 512)
+    with pytest.raises(PhotoError, match="input photo"):
+        editor.save_png(editor.photo.source)
 
 
 def test_change_weight_covers_what_moved():
@@ -119,8 +121,10 @@ async def test_the_app_opens_a_photo_and_saves_it_whole(photo_path, tmp_path, mo
         await pilot.press(*f"save {out}")
         await pilot.press("enter")
         waited = 0.0
-        while not out.exists():
+        while app.busy or not out.exists():
             assert waited < 30, "save did not write the photo"
             await pilot.pause(0.1)
             waited += 0.1
+        await app.workers.wait_for_complete()
+        assert not app.last_outcome.error, app.last_outcome.message
     assert Image.open(out).size == (512, 512)

@@ -113,7 +113,8 @@ def open_photo(args: argparse.Namespace) -> tuple[Editor, str]:
     printer = InversionPrinter()
     try:
         editor = open_photo_editor(args.image, model=args.model, face=args.face, align=args.align,
-                                   inversion=config, paste=args.paste, progress=printer)
+                                   inversion=config, paste=args.paste, overwrite=args.overwrite,
+                                   progress=printer)
     finally:
         printer.close()
     return editor, output

@@ -80,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
         heard = Transcriber(speech_config(args)).transcribe(args.audio)
         args.text = heard.text
+        for warning in heard.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if not args.json:
+            print(f"heard: {heard.text}", file=sys.stderr)
     if (args.text is None) == (args.batch is None):
         print("error: give either TEXT or --batch FILE", file=sys.stderr)
         return 2

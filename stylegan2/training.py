@@ -127,9 +127,9 @@ class Trainer:
         self.config = config
         self.device = resolve_device(config.device)
         cuda = self.device.type == "cuda"
-        self.amp = config.amp == "bf16" or (config.amp == "auto" and cuda)
         if config.amp not in ("auto", "bf16", "none"):
             raise ValueError(f"amp must be auto, bf16 or none, got {config.amp!r}")
+        self.amp = config.amp == "bf16" or (config.amp == "auto" and cuda)
         self.channels_last = _auto(config.channels_last, cuda)
         fused = _auto(config.fused_adam, cuda)
         self.policy = parse_policy(config.augment)
@@ -148,10 +148,9 @@ class Trainer:
                                       fused=fused or None)
         d_lr, d_betas = lazy_adam_params(config.lr, betas, config.r1_interval)
         self.opt_D = torch.optim.Adam(state.D.parameters(), lr=d_lr, betas=d_betas, eps=1e-8, fused=fused or None)
-        self.optimizer_restored = all(
-            restore_optimizer(opt, net, state.optimizers[name])
-            for name, opt, net in (("G", self.opt_G, state.G), ("D", self.opt_D, state.D))
-            if name in state.optimizers) and bool(state.optimizers)
+        pairs = (("G", self.opt_G, state.G), ("D", self.opt_D, state.D))
+        self.optimizer_restored = all(name in state.optimizers for name, _, _ in pairs) and all(
+            [restore_optimizer(opt, net, state.optimizers[name]) for name, opt, net in pairs])
         self.synthesis_fwd: Callable = state.G.synthesis
         self.D_fwd: Callable = state.D
         if config.compile:

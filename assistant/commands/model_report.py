@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-fd", action="store_true", help="skip the face distances")
     p.add_argument("--real", default=str(REAL_DATA), help="reference images for face_fd.py")
     p.add_argument("--face-fd", default=str(FACE_FD), help="path of face_fd.py")
+    p.add_argument("--fd-cache", default="", help="folder where face_fd.py keeps the real set's features")
     p.set_defaults(func=run)
 
 
@@ -69,8 +70,10 @@ def fd_missing(python: str = sys.executable) -> list[str]:
     return [m for m in out.stdout.strip().split(",") if m]
 
 
-def run_face_fd(face_fd: Path, real: str, samples: Path, n: int) -> dict:
+def run_face_fd(face_fd: Path, real: str, samples: Path, n: int, cache: str = "") -> dict:
     cmd = [sys.executable, str(face_fd), real, str(samples), "--n", str(n), "--json"]
+    if cache:
+        cmd += ["--cache", cache]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             samples = out / "samples.npz"
             imgs = generate_images(G, seed_latents(G, list(range(args.n))), psi=1.0)
             np.savez_compressed(samples, images=imgs)
-            report["face_fd"] = run_face_fd(face_fd, args.real, samples, args.n)
+            report["face_fd"] = run_face_fd(face_fd, args.real, samples, args.n, args.fd_cache)
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
     return 0

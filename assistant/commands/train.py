@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--amp", choices=["auto", "bf16", "none"], default="auto", help="bf16 autocast (auto: on CUDA)")
     p.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto")
     p.add_argument("--fused-adam", choices=["auto", "on", "off"], default="auto")
-    p.add_argument("--compile", action="store_true", help="torch.compile G's synthesis and D")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile G's synthesis and D (for GPUs: compiling takes minutes, far longer on CPU)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)

@@ -67,7 +67,8 @@ def test_labelled_set_accuracy(parser):
 def test_paraphrases_need_the_embeddings():
     """The MiniLM fallback is what reads these; rules alone leave them unknown."""
     rules, full = CommandParser(use_embeddings=False), CommandParser()
-    for text, action, part in [("make her look sleepy", "close", "eyes"), ("furrow his brows", "lower", "eyebrows")]:
+    for text, action, part in [("square off the jaw", "widen", "jaw"), ("make the hair taller", "enlarge", "hair"),
+                               ("make him look like he is yelling", "open", "mouth")]:
         assert rules.parse(text).command == "unknown"
         cmd = full.parse(text)
         assert (cmd.action, cmd.part) == (action, part)

@@ -27,10 +27,6 @@ import torch
 from .errors import DragInputError
 from .image_metrics import ms_ssim, psnr, ssim
 
-STAGES = ("w", "w+", "pti")
-STATUSES = ("done", "cancelled", "nonfinite")
-
-
 @dataclass(frozen=True)
 class InversionConfig:
     """Steps and step sizes of the three stages; latent step sizes are in units of the per-
@@ -107,7 +103,7 @@ class InversionStep:
 class InversionResult:
     ws: torch.Tensor  # (1, num_ws, w_dim): the pivot latent
     generator: Any  # the tuned copy (eval mode, frozen); the input generator when PTI did not run
-    status: str
+    status: str  # done | cancelled | nonfinite
     steps: int
     losses: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -193,51 +189,47 @@ def invert(G, target: torch.Tensor, config: InversionConfig | None = None,
     started = time.monotonic()
     target = target.to(G.mapping.w_avg.device, torch.float32)
     runner = _Runner(config.total_steps, progress, cancel)
-    torch.manual_seed(config.seed)
+    noise_rng = torch.Generator().manual_seed(config.seed)
     w_avg, spread = w_statistics(G, config.w_avg_samples, config.seed)
     spread = max(spread, 1e-8)
 
-    w = w_avg.clone().requires_grad_(True)
-    opt = torch.optim.Adam([w], lr=config.w_lr * spread, betas=(0.9, 0.999))
     noise_scale = config.noise_start * spread * math.sqrt(G.w_dim)
-    best_w = w.detach().clone()
-    for i in range(config.w_steps):
-        if runner.stop():
-            break
-        left = max(0.0, 1 - i / max(config.w_steps * config.noise_ramp, 1))
-        noisy = w + torch.randn_like(w) * noise_scale * left**2
-        image = G.synthesis(noisy.unsqueeze(1).repeat(1, G.num_ws, 1), noise_mode="const")
-        loss = reconstruction_loss(image, target, config)
-        if not runner.record("w", loss, image):
-            break
-        best_w = w.detach().clone()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    if runner.status != "nonfinite":
-        best_w = w.detach().clone()
+    ramp = max(config.w_steps * config.noise_ramp, 1)
 
-    ws = best_w.unsqueeze(1).repeat(1, G.num_ws, 1).requires_grad_(True)
-    opt = torch.optim.Adam([ws], lr=config.wplus_lr * spread, betas=(0.9, 0.999))
-    best_ws = ws.detach().clone()
-    for _ in range(config.wplus_steps):
-        if runner.stop():
-            break
-        image = G.synthesis(ws, noise_mode="const")
-        loss = reconstruction_loss(image, target, config)
-        if not runner.record("w+", loss, image):
-            break
-        best_ws = ws.detach().clone()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    if runner.status != "nonfinite":
-        best_ws = ws.detach().clone()
+    def w_noise(i: int) -> torch.Tensor:
+        left = max(0.0, 1 - i / ramp)
+        return torch.randn(w_avg.shape, generator=noise_rng).to(w_avg.device) * noise_scale * left**2
+
+    w = _fit_latent(G, target, config, runner, "w", w_avg, config.w_steps, config.w_lr * spread,
+                    to_ws=lambda x: x.unsqueeze(1).repeat(1, G.num_ws, 1), noise=w_noise)
+    ws = _fit_latent(G, target, config, runner, "w+", w.unsqueeze(1).repeat(1, G.num_ws, 1), config.wplus_steps,
+                     config.wplus_lr * spread, to_ws=lambda x: x)
 
     tuned = G
     if config.pti_steps and not runner.stop():
-        tuned = pivotal_tuning(G, best_ws, target, config, runner)
-    return InversionResult(best_ws, tuned, runner.status, runner.step, runner.losses, time.monotonic() - started)
+        tuned = pivotal_tuning(G, ws, target, config, runner)
+    return InversionResult(ws, tuned, runner.status, runner.step, runner.losses, time.monotonic() - started)
+
+
+def _fit_latent(G, target: torch.Tensor, config: InversionConfig, runner: _Runner, stage: str, start: torch.Tensor,
+                steps: int, lr: float, to_ws: Callable[[torch.Tensor], torch.Tensor],
+                noise: Callable[[int], torch.Tensor] | None = None) -> torch.Tensor:
+    """Adam on one latent tensor. Returns where it got to, or, if a loss turned non-finite, the
+    last value that still scored a finite loss."""
+    param = start.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([param], lr=lr, betas=(0.9, 0.999))
+    for i in range(steps):
+        if runner.stop():
+            break
+        scored = param.detach().clone()
+        image = G.synthesis(to_ws(param if noise is None else param + noise(i)), noise_mode="const")
+        loss = reconstruction_loss(image, target, config)
+        if not runner.record(stage, loss, image):
+            return scored
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return param.detach().clone()
 
 
 def pivotal_tuning(G, ws: torch.Tensor, target: torch.Tensor, config: InversionConfig, runner: _Runner):

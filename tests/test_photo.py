@@ -4,6 +4,7 @@ astronaut photo, face choice, paste-back and the errors a user can run into."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,6 +111,28 @@ def test_alignment_lands_the_eyes_on_the_template(landmarker, astronaut):
     template = FaceTemplate.celeba().points
     assert np.abs(measured[:2] - template[:2]).max() < 0.02  # eyes within 2% of the crop side
     assert np.abs(measured[2:] - template[2:]).max() < 0.05  # mouth corners move with expression
+
+
+CELEBA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba10k.tar.gz"
+
+
+@pytest.mark.skipif(not CELEBA.is_file(), reason="needs ../shared/data/celeba10k.tar.gz")
+def test_celeba_images_align_to_the_training_framing(landmarker):
+    """The archive's last images, enlarged 4x as if they were photos: aligning them must give back
+    (nearly) the crop the trainer cuts, 89x89 from y=10 scaled to 64."""
+    import tarfile
+
+    with tarfile.open(CELEBA) as tf:
+        members = sorted((m for m in tf.getmembers() if m.isfile()), key=lambda m: m.name)[-5:]
+        images = [np.asarray(Image.open(io.BytesIO(tf.extractfile(m).read())).convert("RGB")) for m in members]
+    errors = []
+    for img in images:
+        photo = np.asarray(Image.fromarray(img).resize((89 * 4, 109 * 4), Image.BICUBIC))
+        crop = prepare_photo(photo, 64, landmarker=landmarker)
+        corners = np.array([[0.0, 40.0], [356.0, 40.0], [0.0, 396.0], [356.0, 396.0]])  # the training square
+        expected = (corners - [0.0, 40.0]) * 64 / 356
+        errors.append(np.abs(crop.alignment.to_crop(corners) - expected).max())
+    assert np.median(errors) < 1.5, errors  # crop pixels, at the square's corners (measured: about 0.9)
 
 
 def test_paste_back_restores_the_original_size_and_far_pixels(landmarker, astronaut):

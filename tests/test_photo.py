@@ -84,6 +84,23 @@ def test_unreadable_files_give_one_line_errors(tmp_path):
         read_photo(tmp_path)
 
 
+@pytest.mark.parametrize("side", [11_000, 20_000])  # over our limit / over Pillow's own
+def test_enormous_image_is_refused_before_decoding(tmp_path, side):
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = struct.pack(">II", side, side) + bytes(data[24:29])  # the header claims side x side pixels
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    path = tmp_path / "enormous.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(PhotoError, match="too large"):
+        read_photo(path)
+
+
 def test_output_never_overwrites_the_input_unless_asked(tmp_path):
     src = tmp_path / "me.jpg"
     src.write_bytes(b"x")

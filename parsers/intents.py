@@ -87,6 +87,7 @@ _NEGATIONS = {"not", "no", "never", "without", "stop", "instead", "rather", "nor
               "wipe", "undo"}
 _CLAUSE_BREAKS = {",", ";", ".", "!", "?", "but", "then"}
 _PRONOUNS = {"it", "them", "that", "this", "those", "these"}
+_DETERMINERS = {"the", "a", "an", "her", "his", "their", "its", "my", "your", "this", "that", "some"}
 _SLIGHT = {"slightly", "slight", "subtly", "subtle", "gently", "somewhat", "barely", "tad", "touch", "bit",
            "little", "littlebit", "marginally", "lightly", "faintly", "smidge"}
 _LARGE = {"alot", "lot", "much", "very", "really", "way", "significantly", "dramatically", "hugely",
@@ -232,8 +233,8 @@ _VOCAB = vocabulary()
 _MEANINGFUL = frozenset(_ACTION_WORDS) | frozenset(_PART_WORDS) | frozenset(_MOVE_VERBS | _TURN_VERBS)
 # What a typo may be repaired into: words that carry meaning, never a negation or a little word
 # ("nod" must not become "not", which would flip the action).
-_TYPO_TARGETS = _MEANINGFUL | _SLIGHT | _LARGE | {"left", "right", "both", "upper", "lower", "top", "bottom",
-                                                 "corner", "corners", "slightly", "please"}
+_TYPO_TARGETS = _MEANINGFUL | _SLIGHT | _LARGE | _DETERMINERS | {"left", "right", "both", "upper", "lower", "top",
+                                                                 "bottom", "corner", "corners", "slightly", "please"}
 
 
 def prepare(text: str) -> list[str]:
@@ -250,6 +251,16 @@ def _direction_action(word: str, turning: bool) -> str | None:
     """dirleft/subjleft/left -> move_left or turn_left (image space; subject space is mirrored)."""
     side = {"dirleft": "left", "dirright": "right", "subjleft": "right", "subjright": "left"}.get(word, word)
     return f"{'turn' if turning else 'move'}_{side}"
+
+
+def _object_of(tokens: list[str], verb: int) -> str | None:
+    """The unknown noun right after a verb ("open the door" -> "door"): then no default part applies."""
+    i = verb + 1
+    while i < len(tokens) and tokens[i] in _DETERMINERS:
+        i += 1
+    if i < len(tokens) and tokens[i].isalpha() and tokens[i] not in _KNOWN:
+        return tokens[i]
+    return None
 
 
 def rule_intent(tokens: list[str]) -> Intent:
@@ -329,6 +340,15 @@ def rule_intent(tokens: list[str]) -> Intent:
         intent.part = pick[1] if pick else (implied or [None])[0]
         if tokens[chosen[0]] in ("wink", "winking") and intent.side is None:
             intent.side = "left"
+        obj = _object_of(tokens, chosen[0]) if intent.part is None else None
+        if obj:
+            # A real word where a part belongs ("open the moth") is a typo for the part, if close enough.
+            fixed = correct([obj], frozenset(_PART_WORDS))[0]
+            if fixed in _PART_WORDS:
+                intent.part = _PART_WORDS[fixed]
+                intent.notes.append(f"read {obj!r} as {fixed!r}")
+            else:
+                intent.unsupported = intent.unsupported or obj
     elif parts:
         intent.part = parts[0][1]
     if intent.part is None and turning and intent.action in ("raise", "lower"):
@@ -358,7 +378,7 @@ def repeat_request(tokens: list[str]) -> str | None:
 
 def finish(intent: Intent, last_part: str | None = None) -> Intent:
     """Fill a missing part from "it" (the last part edited) or the action's natural part; fix sides."""
-    if intent.action and intent.part is None:
+    if intent.action and intent.part is None and not intent.unsupported:
         if intent.pronoun and last_part:
             intent.part = last_part
             intent.notes.append(f"'it' taken as the {last_part}")
@@ -390,7 +410,7 @@ def load_examples(path: Path | None = None) -> list[Example]:
 class EmbeddingMatcher:
     """Nearest labelled example by cosine similarity of MiniLM sentence embeddings."""
 
-    def __init__(self, encoder: Encoder, examples: list[Example] | None = None, threshold: float = 0.55):
+    def __init__(self, encoder: Encoder, examples: list[Example] | None = None, threshold: float = 0.6):
         self.encoder = encoder
         self.examples = examples if examples is not None else load_examples()
         self.threshold = threshold
@@ -444,6 +464,6 @@ def parse_intent(text: str, matcher: EmbeddingMatcher | None = None, last_part: 
     tokens = prepare(text[:MAX_CHARS])
     intent = rule_intent(tokens)
     rules_done = intent.action and (intent.part or intent.pronoun or intent.action in DEFAULT_PART)
-    if matcher is not None and not rules_done and unexplained(tokens):
+    if matcher is not None and not rules_done and not intent.unsupported and unexplained(tokens):
         intent = matcher.fill(intent, " ".join(tokens))
     return finish(intent, last_part)

@@ -255,3 +255,13 @@ def test_emotions_and_possessives(rules, text, action, part):
 def test_parts_that_cannot_move_are_named_in_the_answer(rules):
     cmd = rules.parse("make the ears bigger")
     assert cmd.command == "unknown" and "ears" in cmd.message and cmd.suggestions
+
+
+def test_an_unknown_object_blocks_the_default_part(rules):
+    """"open the door" is not "open the mouth"; a near-miss of a part still is the part."""
+    for text in ("open the door", "close the window", "open a file"):
+        cmd = rules.parse(text)
+        assert cmd.command == "unknown" and text.split()[-1] in cmd.message
+    cmd = rules.parse("open the moth")
+    assert (cmd.action, cmd.part) == ("open", "mouth") and "'moth'" in cmd.message
+    assert rules.parse("smile for the camera").action == "smile"

@@ -64,6 +64,12 @@ def test_labelled_set_accuracy(parser):
     assert accuracy >= 0.95, f"accuracy {accuracy:.3f}; failures:\n" + "\n".join(failures)
 
 
+def test_out_of_scope_requests_stay_unknown_with_the_embeddings(parser):
+    for text in ("give her wings", "make the sky red", "turn off the lights", "make her a robot", "add a scar"):
+        parser.last_part = None
+        assert parser.parse(text).command == "unknown", text
+
+
 def test_paraphrases_need_the_embeddings():
     """The MiniLM fallback is what reads these; rules alone leave them unknown."""
     rules, full = CommandParser(use_embeddings=False), CommandParser()

@@ -58,6 +58,8 @@ class DragConfig:
             raise DragInputError("at least one latent layer must be optimised")
         if self.max_steps < 1:
             raise DragInputError(f"the step budget must be at least 1, got {self.max_steps}")
+        if self.stop_distance is not None and self.stop_distance < 1:
+            raise DragInputError("the stop distance must be at least 1 pixel (closer handles are not pushed)")
         if self.lambda_mask < 0:
             raise DragInputError("the mask weight lambda_mask must not be negative")
 

@@ -17,13 +17,9 @@ from .patch import FeaturePatch
 
 
 def motion_direction(point: tuple[float, float], target: tuple[float, float]) -> torch.Tensor:
-    """(dx, dy) from point to target, unit length when the target is more than a pixel away
-    (the official rule: closer targets get the raw, shorter shift)."""
+    """Unit (dx, dy) from point to target, computed in float32 as the official code does."""
     direction = torch.tensor([target[0] - point[0], target[1] - point[1]], dtype=torch.float32)
-    norm = torch.linalg.norm(direction)
-    if norm > 1:
-        direction = direction / (norm + 1e-7)
-    return direction
+    return direction / (torch.linalg.norm(direction) + 1e-7)
 
 
 def disk_pixels(point: tuple[float, float], radius: int, height: int, width: int,
@@ -55,9 +51,10 @@ def disk_pixels(point: tuple[float, float], radius: int, height: int, width: int
 
 def motion_loss(patch: FeaturePatch, point: tuple[float, float], target: tuple[float, float], radius: int,
                 linspace_grid: bool = False) -> torch.Tensor:
-    """Mean L1 between the disk's features (detached) and the same disk shifted towards the target."""
+    """Mean L1 between the disk's features (detached) and the same disk shifted one pixel towards
+    the target. A handle within one pixel of its target is not pushed (the official rule)."""
     rows, cols = disk_pixels(point, radius, patch.height, patch.width, linspace_grid)
-    if rows.numel() == 0:
+    if rows.numel() == 0 or math.hypot(target[0] - point[0], target[1] - point[1]) <= 1:
         return patch.values.new_zeros(())
     d = motion_direction(point, target)
     reference = patch.at(rows, cols).detach()

@@ -80,7 +80,6 @@ class _Drag:
     steps: int = 0
     seconds: float = 0.0
     updated_since_track: bool = False
-    nonfinite: bool = False
     snapshot: tuple[torch.Tensor, dict, list[tuple[int, int]]] | None = field(default=None, repr=False)
 
 
@@ -245,7 +244,7 @@ class DragSession:
                     points = list(d.points)
                     distances = point_distances(points, d.targets)
                     done = False
-                elif not done:
+                elif not done and loss.requires_grad:
                     d.snapshot = (d.param.detach().clone(), _clone_state(d.optimizer.state_dict()), list(points))
                     d.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -255,8 +254,7 @@ class DragSession:
                         nonfinite = True
             if not nonfinite:
                 d.points = points
-            d.updated_since_track = not done and not nonfinite
-            d.nonfinite = nonfinite
+            d.updated_since_track = not done and not nonfinite and loss.requires_grad
             result = StepResult(step=d.steps, points=list(points), loss=loss_value, distances=distances,
                                 done=done, image=image, nonfinite=nonfinite)
             d.steps += 1

@@ -29,11 +29,10 @@ def test_default_feature_block_per_resolution():
     assert default_feature_block(5) == 3  # 64 px: b32
 
 
-def test_motion_direction_is_unit_only_beyond_one_pixel():
+def test_motion_direction_is_a_unit_vector():
     d = motion_direction((10, 10), (13, 14))
     assert torch.linalg.norm(d).item() == pytest.approx(1.0, abs=1e-6)
     assert d.tolist() == pytest.approx([0.6, 0.8], abs=1e-6)
-    assert motion_direction((10, 10), (10.5, 10)).tolist() == [0.5, 0.0]
 
 
 def test_disk_pixels_integer_and_official_grid():
@@ -114,6 +113,7 @@ def test_motion_loss_is_zero_for_a_shift_invariant_map_and_grads_only_through_th
     loss = motion_loss(FeaturePatch(flat, 0, 0, 16, 16), (8, 8), (12, 8), 2)
     assert loss.item() == 0
     ramp = torch.arange(16.0).repeat(3, 16, 1).requires_grad_(True)  # value = x
+    assert motion_loss(FeaturePatch(ramp, 0, 0, 16, 16), (8, 8), (9, 8), 2).item() == 0  # within 1 px: no push
     loss = motion_loss(FeaturePatch(ramp, 0, 0, 16, 16), (8, 8), (12, 8), 2)
     assert loss.item() == pytest.approx(1.0)  # every shifted sample is one larger
     loss.backward()

@@ -217,7 +217,7 @@ class DragAssistantApp(App[None]):
         if kind == "help":
             self.action_help()
         elif kind == "quit":
-            self.exit()
+            self.stop_work_and_exit()
         elif kind == "history":
             self.query_one(HistoryPanel).focus()
             self._status("history: Up/Down to choose, Enter to show that state, Tab back to the command line")
@@ -288,6 +288,8 @@ class DragAssistantApp(App[None]):
     def _finish_from_worker(self, outcome: Outcome) -> None:
         """Render new history thumbnails in the worker (a synthesis each), then update the UI."""
         assert self.editor is not None
+        if not self.is_running:  # quit during the work: it is saved, there is no screen to update
+            return
         self.editor.history_images()
         self.call_from_thread(self._finish, outcome)
 
@@ -331,6 +333,17 @@ class DragAssistantApp(App[None]):
         self._finish_from_worker(outcome)
 
     # -- actions -----------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        self.stop_work_and_exit()
+
+    def stop_work_and_exit(self) -> None:
+        """Stop a running drag or recording first: their threads would keep the process alive.
+        The drag ends within a step and is saved as a cancelled edit before the process exits."""
+        self.cancel_event.set()
+        if self.talk_stop is not None:
+            self.talk_stop.set()
+        self.exit()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

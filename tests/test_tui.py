@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from assistant.app import AppOptions, DragAssistantApp, level_bar
 from assistant.editor import Editor
@@ -47,9 +48,10 @@ async def ready(app, pilot, steps: int = 25) -> None:
 
 
 async def ready_for_endless_drag(app, pilot) -> None:
-    """A drag that only ends when cancelled: a target between pixels is never reached exactly."""
+    """A drag that only ends when cancelled: with a tiny step size the handle never arrives, yet
+    the latent does change (float32 resolves 1e-6 steps)."""
     await ready(app, pilot, steps=10_000)
-    app.editor.config = app.editor.config.with_overrides(stop_distance=0.0)
+    app.editor.config = app.editor.config.with_overrides(lr=1e-6)
 
 
 async def settle(app, pilot) -> None:
@@ -155,16 +157,20 @@ async def test_cancel_mid_drag_keeps_an_undoable_edit(tiny_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready_for_endless_drag(app, pilot)
         start = app.editor.image().copy()
-        await type_command(pilot, "drag 1,1 to 29.5,29.5")
+        await type_command(pilot, "drag 1,1 to 30,30")
         await wait_until(pilot, lambda: app.query_one(StatusLine).has_class("busy"))
         await pilot.press("escape")
         await settle(app, pilot)
         result = app.last_outcome.result
         assert result.status == "cancelled" and 0 < result.steps < 10_000
-        assert app.editor.all_edits()[0].status == "cancelled"
+        edit = app.editor.all_edits()[0]
+        assert edit.status == "cancelled"
         assert "[cancelled]" in app.query_one(HistoryPanel).entries[1].describe()
+        ws0 = app.editor.session.history.ws0
+        assert not torch.equal(edit.ws, ws0), "the partial edit is kept"
         await pilot.press("ctrl+z")
         await settle(app, pilot)
+        assert torch.equal(app.editor.session.ws, ws0)
         assert np.array_equal(app.query_one(ImagePreview).image, start)
 
 
@@ -172,7 +178,7 @@ async def test_busy_app_refuses_a_second_edit_but_takes_help(tiny_path):
     app = DragAssistantApp(AppOptions(model=str(tiny_path), seed=9))
     async with app.run_test(size=SIZE) as pilot:
         await ready_for_endless_drag(app, pilot)
-        await type_command(pilot, "drag 1,1 to 29.5,29.5")
+        await type_command(pilot, "drag 1,1 to 30,30")
         await wait_until(pilot, lambda: app.busy)
         await type_command(pilot, "undo")
         await wait_until(pilot, lambda: "a drag is running" in str(app.query_one(StatusLine).render()), 30)
@@ -347,3 +353,27 @@ async def test_spoken_command_goes_through_whisper_and_the_parser(tiny_path, tmp
         await settle(app, pilot)
         assert np.array_equal(app.query_one(ImagePreview).image, start)
         assert app.query_one(CommandInput).history[-1].lower() == "undo"
+
+
+async def test_quit_during_a_drag_stops_it_and_saves_it(tiny_path):
+    import time
+
+    app = DragAssistantApp(AppOptions(model=str(tiny_path), seed=9))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready_for_endless_drag(app, pilot)
+        await type_command(pilot, "drag 1,1 to 30,30")
+        await wait_until(pilot, lambda: app.query_one(StatusLine).has_class("busy"))
+        await pilot.press("ctrl+q")
+    # The drag (10,000 steps) must stop within a step of quitting, or its thread keeps the
+    # process alive; once stopped it is committed and saved as a cancelled edit.
+    deadline = time.monotonic() + 30
+    while not app.editor.all_edits():
+        assert time.monotonic() < deadline, "the drag kept running after quit"
+        time.sleep(0.05)
+    assert app.editor.all_edits()[0].steps < 10_000
+    deadline = time.monotonic() + 30
+    while not (app.editor.store and (app.editor.store.folder / "session.json").exists()):
+        assert time.monotonic() < deadline, "the cancelled edit was not saved"
+        time.sleep(0.05)
+    script = SessionStore.open(None).script()
+    assert [e.status for e in script.edits] == ["cancelled"]

@@ -59,11 +59,13 @@ class BlockFeatures:
         values = resize_full(low, self.height, self.width)[0]
         return FeaturePatch(values, 0, 0, self.height, self.width)
 
-    def window_patches(self, ws: torch.Tensor, centers: list[tuple[int, int]], half: int) -> list[FeaturePatch]:
+    def window_patches(self, ws: torch.Tensor, centers: list[tuple[int, int]], half: int,
+                       low: torch.Tensor | None = None) -> list[FeaturePatch]:
         """Resized features of the square windows of half-size `half` around each center (x, y),
-        clipped to the image, synthesising only what those windows depend on."""
-        synth = WindowedSynthesis(self.G, ws, self.block)
+        clipped to the image. They are cut from the block's full map `low` when one is given,
+        otherwise only what the windows depend on is synthesised."""
         res = self.G.synthesis.blocks[self.block].resolution
+        synth = WindowedSynthesis(self.G, ws, self.block) if low is None else None
         patches = []
         for x, y in centers:
             top, bottom = max(y - half, 0), min(y + half + 1, self.height)
@@ -73,7 +75,7 @@ class BlockFeatures:
             rows = my.abs().sum(0).nonzero()[:, 0]
             cols = mx.abs().sum(0).nonzero()[:, 0]
             win = Window(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
-            low = synth.window(win)[0]
-            values = torch.einsum("yi,cij,xj->cyx", my[:, win.top:win.bottom], low, mx[:, win.left:win.right])
+            cut = synth.window(win) if synth is not None else win.crop(low, Window(0, res, 0, res))
+            values = torch.einsum("yi,cij,xj->cyx", my[:, win.top:win.bottom], cut[0], mx[:, win.left:win.right])
             patches.append(FeaturePatch(values, top, left, self.height, self.width))
         return patches

@@ -202,19 +202,23 @@ class DragSession:
 
     def _patches(self, d: _Drag, ws: torch.Tensor) -> tuple[list[FeaturePatch], torch.Tensor | None]:
         """One feature patch per handle, and the mask term's feature change at image resolution.
-        Without a mask term only windows around the handles are synthesised and resized; the
-        mask term needs the whole map."""
-        cfg = self.config
-        if cfg.local_features and d.fixed is None:
-            radii = self.radii
-            half = radii.tracking + radii.motion + 4  # the tracking window, then the disk around the tracked point
+        The loss and the tracking read only windows around the handles; without a mask term only
+        those windows are synthesised, with one the block's whole map is (the mask term reads every
+        pixel) and the windows are cut from it. `local_features=False` uses the full resized map
+        for everything, as the official code does."""
+        radii = self.radii
+        half = radii.tracking + radii.motion + 4  # the tracking window, then the disk around the tracked point
+        if self.config.local_features and d.fixed is None:
             patches = self._features.window_patches(ws, d.points, half)
             change = None
         else:
             low = self._features.low(ws)
             if d.low0 is None and d.fixed is not None:
                 d.low0 = low.detach()
-            patches = [self._features.full_patch(low)] * len(d.points)
+            if self.config.local_features:
+                patches = self._features.window_patches(ws, d.points, half, low=low)
+            else:
+                patches = [self._features.full_patch(low)] * len(d.points)
             change = resize_full(low - d.low0, self.height, self.width) if d.fixed is not None else None
         if d.references is None:
             d.references = torch.stack([p.at(torch.tensor([y]), torch.tensor([x]))[:, 0].detach()

@@ -34,7 +34,7 @@ def measure(config: TrainConfig, images: np.ndarray, steps: int, warmup: int) ->
     sync()
     dt = time.perf_counter() - t
     out = {"batch": config.batch, "bf16": trainer.amp, "channels_last": trainer.channels_last,
-           "fused_adam": config.fused_adam, "compile": config.compile, "steps": steps,
+           "fused_adam": bool(trainer.opt_G.defaults.get("fused")), "compile": config.compile, "steps": steps,
            "images_per_s": round(steps * config.batch / dt, 2), "s_per_kimg": round(dt / (steps * config.batch) * 1000, 3)}
     if trainer.device.type == "cuda":
         out["max_memory_GiB"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)

@@ -14,6 +14,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from textual import on, work
@@ -208,7 +209,11 @@ class DragAssistantApp(App[None]):
     @work(thread=True, group="parse")
     def parse_command(self, text: str) -> None:
         assert self.editor is not None
-        command = self.editor.parse(text)
+        try:
+            command = self.editor.parse(text)
+        except Exception as exc:  # e.g. a parser model that will not load: say so, keep the app
+            self.call_from_thread(self._status, f"could not read {text!r}: {exc}", True)
+            return
         self.call_from_thread(self.dispatch, command, text)
 
     def dispatch(self, command, text: str) -> None:
@@ -244,20 +249,16 @@ class DragAssistantApp(App[None]):
     def apply_command(self, command, text: str) -> None:
         assert self.editor is not None
         self.cancel_event.clear()
-        try:
-            outcome = self.editor.apply(command, text=text, progress=self._progress_callback(),
-                                        cancel=self.cancel_event, preview_every=PREVIEW_EVERY_S)
-        except Exception as exc:
-            outcome = Outcome(command.command, f"{command.command} failed: {exc}", error=True)
-        self._finish_from_worker(outcome)
+        self._finish_from_worker(safely(command.command, lambda: self.editor.apply(
+            command, text=text, progress=self._progress_callback(), cancel=self.cancel_event,
+            preview_every=PREVIEW_EVERY_S)))
 
     @work(thread=True, exclusive=True, group="edit")
     def drag_pending(self) -> None:
         assert self.editor is not None
         self.cancel_event.clear()
-        outcome = self.editor.drag_pending(progress=self._progress_callback(), cancel=self.cancel_event,
-                                           preview_every=PREVIEW_EVERY_S)
-        self._finish_from_worker(outcome)
+        self._finish_from_worker(safely("drag", lambda: self.editor.drag_pending(
+            progress=self._progress_callback(), cancel=self.cancel_event, preview_every=PREVIEW_EVERY_S)))
 
     def _progress_callback(self):
         """Called by the drag in the worker thread each step; posts at a steady, modest rate."""
@@ -329,8 +330,7 @@ class DragAssistantApp(App[None]):
     @work(thread=True, exclusive=True, group="edit")
     def goto_state(self, index: int) -> None:
         assert self.editor is not None
-        outcome = self.editor.goto(index)
-        self._finish_from_worker(outcome)
+        self._finish_from_worker(safely("goto", lambda: self.editor.goto(index)))
 
     # -- actions -----------------------------------------------------------------------------------
 
@@ -474,6 +474,15 @@ class DragAssistantApp(App[None]):
         self.query_one(CommandInput).remember(text)
         self._status(f"heard: {text!r}")
         self.parse_command(text)
+
+
+def safely(kind: str, job: Callable[[], Outcome]) -> Outcome:
+    """Run one command's work; any failure (a full disk at autosave, a bug) becomes an error line
+    on the status bar instead of ending the app with the session in it."""
+    try:
+        return job()
+    except Exception as exc:
+        return Outcome(kind, f"{kind} failed: {type(exc).__name__}: {exc}", error=True)
 
 
 def warm_up_optimizer() -> None:

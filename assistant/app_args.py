@@ -38,7 +38,10 @@ def run(args: argparse.Namespace) -> int:
     from stylegan2 import CheckpointError
 
     if args.resume is not None:
-        SessionStore.open(args.resume or None)
+        recorded = SessionStore.open(args.resume or None).script().model
+        if args.model is None and recorded is not None and not Path(recorded).is_file():
+            raise CheckpointError(f"{recorded}: the session's model is no longer there; "
+                                  "name it with --model CHECKPOINT")
     if args.model is not None and not Path(args.model).expanduser().is_file():
         raise CheckpointError(f"{args.model}: no such checkpoint file")
     if args.image is not None:

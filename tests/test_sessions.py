@@ -186,3 +186,14 @@ def test_killed_mid_drag_keeps_every_finished_edit(tiny_path, data_home, tmp_pat
     assert again.position() == 1
     assert np.array_equal(again.image(), np.asarray(Image.open(store.folder / "current.png")))
     assert not (tmp_path / "never.png").exists()
+
+
+def test_resume_without_its_model_is_a_user_error(tmp_path, capsys):
+    moved = save_generator(tiny_generator(), tmp_path / "elsewhere" / "tiny.safetensors")
+    ed = Editor.open(str(moved), seed=1)
+    ed.apply(Command("settings", settings={"steps": 2}, message="steps 2"))
+    ed.apply(drag("one", (5, 5), (7, 5)), text="one")
+    moved.unlink()
+    assert main(["--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "the session's model is no longer there" in err and "--model" in err

@@ -77,7 +77,8 @@ def run_face_fd(face_fd: Path, real: str, samples: Path, n: int, cache: str = ""
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"face_fd.py failed: {tail}"}
+        return {"error": f"face_fd.py failed: {tail} (it fails this way when MediaPipe finds a face in "
+                         "none of the samples, i.e. an untrained model)", "command": " ".join(cmd)}
     r = json.loads(out.stdout)
     return {"dlib": r["dlib"]["fd"], "landmarks": r["landmarks"]["fd"], "landmarks_size": r["landmarks_size"]["fd"],
             "command": " ".join(cmd)}

@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,11 @@ class DragAssistantApp(App[None]):
         self.talk_stop: threading.Event | None = None
         self.ready = threading.Event()
         self.last_outcome: Outcome | None = None
+        # Loading the model and drawing the first picture start now, overlapping Textual's own
+        # start-up (a photo waits for the screen: its fitting reports progress there).
+        self._opening: Future | None = None
+        if editor is None and not self.options.image:
+            self._opening = in_background(self._open_editor)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -130,9 +136,7 @@ class DragAssistantApp(App[None]):
     def load_editor(self) -> None:
         opts = self.options
         try:
-            if opts.resume:
-                editor = Editor.resume(SessionStore.open(opts.session), model=opts.model)
-            elif opts.image:
+            if opts.image:
                 from assistant.photo import open_photo_editor
                 from draggan_core.inversion import InversionConfig
 
@@ -144,7 +148,8 @@ class DragAssistantApp(App[None]):
                 editor = open_photo_editor(opts.image, model=opts.model, face=opts.face, align=opts.align,
                                            inversion=config, progress=fitting)
             else:
-                editor = Editor.open(opts.model, opts.seed, opts.psi, keep_session=opts.keep_session)
+                assert self._opening is not None
+                editor = self._opening.result()
         except Exception as exc:  # shown to the user; the app stays open so the message can be read
             self.call_from_thread(self._status, f"could not start: {exc}", True)
             return
@@ -152,6 +157,15 @@ class DragAssistantApp(App[None]):
         editor.history_images()  # renders the thumbnails here, not on the UI thread
         self.call_from_thread(self._editor_ready)
         warm_up_optimizer()
+
+    def _open_editor(self) -> Editor:
+        opts = self.options
+        if opts.resume:
+            editor = Editor.resume(SessionStore.open(opts.session), model=opts.model)
+        else:
+            editor = Editor.open(opts.model, opts.seed, opts.psi, keep_session=opts.keep_session)
+        editor.history_images()  # the first picture and the thumbnails, off the UI thread
+        return editor
 
     async def _editor_ready(self) -> None:
         editor = self.editor
@@ -474,6 +488,20 @@ class DragAssistantApp(App[None]):
         self.query_one(CommandInput).remember(text)
         self._status(f"heard: {text!r}")
         self.parse_command(text)
+
+
+def in_background(job: Callable[[], Editor]) -> Future:
+    """Start `job` in a daemon thread; its result (or exception) arrives in the Future."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(job())
+        except BaseException as exc:  # handed on to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="open-editor", daemon=True).start()
+    return future
 
 
 def safely(kind: str, job: Callable[[], Outcome]) -> Outcome:

@@ -107,6 +107,8 @@ async def test_typed_drag_updates_preview_and_history_and_undo_restores(tiny_pat
         await settle(app, pilot)
         assert np.array_equal(preview.image, start), "undo restores the previous picture exactly"
         assert history_labels(app) == ["start", "drag 10,10 to 14,12"], "the undone edit stays, to redo"
+        items = list(app.query("HistoryItem"))
+        assert items[0].has_class("current") and items[1].has_class("undone")
 
         await pilot.press("ctrl+y")
         await wait_until(pilot, lambda: app.query_one(HistoryPanel).current == 1)

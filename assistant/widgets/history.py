@@ -56,8 +56,11 @@ class Thumbnail(Widget):
 
 
 class HistoryItem(ListItem):
-    def __init__(self, entry: HistoryEntry, current: bool) -> None:
-        super().__init__(classes="current" if current else "")
+    """One state; the one on screen is highlighted, undone ones (redo brings them back) are dimmed."""
+
+    def __init__(self, entry: HistoryEntry, current: int) -> None:
+        state = "current" if entry.index == current else "undone" if entry.index > current else ""
+        super().__init__(classes=state)
         self.entry = entry
 
     def compose(self) -> ComposeResult:
@@ -83,7 +86,7 @@ class HistoryPanel(ListView):
         """Replace the list; `current` is the index of the state on screen."""
         self.entries, self.current = list(entries), current
         await self.clear()
-        await self.extend([HistoryItem(e, e.index == current) for e in entries])
+        await self.extend([HistoryItem(e, current) for e in entries])
         if entries:
             self.index = min(current, len(entries) - 1)
 

@@ -201,6 +201,18 @@ def test_trainer_steps_checkpoint_and_resume(image_folder: Path, tmp_path: Path)
     assert _state_equal(trainer.state.G_ema, light.state.G_ema, rtol=1e-3)
 
 
+def test_gpu_speed_features_run_on_cpu_too(image_folder: Path):
+    """bf16 autocast, channels_last and fused Adam are forced on here: the same code path a GPU
+    takes, so a dtype or memory-format mistake shows up without a GPU."""
+    trainer = Trainer(TrainConfig(**TINY, amp="bf16", channels_last="on", fused_adam="on"),
+                      load_images(image_folder, 16))
+    assert trainer.amp and trainer.channels_last and trainer.opt_G.defaults["fused"]
+    for _ in range(2):
+        stats = trainer.train_step()
+    assert all(torch.isfinite(v) for v in stats.values()) and trainer.cur_nimg == 8
+    assert trainer.state.G.mapping.w_avg.dtype == torch.float32 and trainer.state.G.mapping.w_avg.abs().sum() > 0
+
+
 def test_train_command_writes_checkpoints_and_resumes(image_folder: Path, tmp_path: Path):
     out = tmp_path / "run"
     arch = ["--resolution", "16", "--channel-base", "128", "--channel-max", "16", "--batch", "4", "--device", "cpu"]

@@ -1,7 +1,8 @@
 """`train`: train (or resume) the StyleGAN2 face generator on a folder / .zip / .tar(.gz) of images.
 
 A GPU session runs it in pieces of at most 10 minutes: `--minutes 9 --resume auto` continues
-from the output folder's `latest.safetensors` every time.
+from the output folder's `latest.safetensors` every time. `python3 -m assistant.commands.train`
+runs it without the rest of the CLI, whose UI and speech dependencies a bare GPU machine lacks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from stylegan2.dataset import load_images
+from stylegan2.dataset import DataError, load_images
+from stylegan2.errors import CheckpointError
 from stylegan2.training import RunLimits, TrainConfig, Trainer, run_training
 
 DEFAULTS = TrainConfig()
@@ -91,3 +93,18 @@ def run(args: argparse.Namespace) -> int:
         gen, train_ckpt = trainer.export(args.export_to)
         print(f"exported {gen} and {train_ckpt}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m assistant.commands.train")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except (DataError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

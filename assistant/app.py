@@ -34,7 +34,7 @@ from assistant.widgets.preview import GraphicsBackend, ImagePreview, detect_grap
 from assistant.widgets.status import StatusLine
 from stylegan2.imaging import to_uint8
 
-PREVIEW_EVERY_S = 0.25
+PREVIEW_EVERY_S = 0.5  # a full synthesis each: more often costs the drag visibly
 PROGRESS_EVERY_S = 0.1
 LEVEL_FLOOR_DB = -60.0
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from assistant.cli import main
@@ -28,6 +29,15 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def tiny_path(tmp_path_factory) -> Path:
     return save_generator(tiny_generator(), tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The tiny generator's ops are too small to split: a second thread only adds waiting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)
@@ -158,7 +168,7 @@ def test_cli_edit_bad_command_is_one_line(tiny_path, tmp_path, capsys):
 
 def test_killed_mid_drag_keeps_every_finished_edit(tiny_path, data_home, tmp_path):
     """A real process is SIGKILLed during its second drag; the first edit is all there on resume."""
-    env = dict(os.environ, DRAGGAN_ASSISTANT_HOME=str(data_home), PYTHONPATH=str(REPO))
+    env = dict(os.environ, DRAGGAN_ASSISTANT_HOME=str(data_home), PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "assistant.cli", "edit", "--model", str(tiny_path), "--seed", "4",
            "steps 20", "drag 10,10 to 14,12", "steps 10000", "drag 1,1 to 30,30", "-o", str(tmp_path / "never.png")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -29,6 +29,15 @@ def tiny_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def one_thread():
+    """The tiny generator's ops are too small to split: a second thread only adds waiting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
 def data_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DRAGGAN_ASSISTANT_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
@@ -64,9 +73,19 @@ def history_labels(app) -> list[str]:
     return [e.label for e in app.query_one(HistoryPanel).entries]
 
 
-async def type_command(pilot, text: str) -> None:
+async def type_keys(pilot, text: str) -> None:
+    """Type a command key by key, as a user does."""
     await pilot.click(CommandInput)
     await pilot.press(*text)
+    await pilot.press("enter")
+
+
+async def type_command(pilot, text: str) -> None:
+    """Enter a line: filled in at once, then Enter (Pilot waits for an idle app after every key,
+    which costs seconds a line, most of all while a drag posts progress)."""
+    box = pilot.app.query_one(CommandInput)
+    box.value = text
+    box.focus()
     await pilot.press("enter")
 
 
@@ -93,7 +112,7 @@ async def test_typed_drag_updates_preview_and_history_and_undo_restores(tiny_pat
         start = preview.image.copy()
         assert history_labels(app) == ["start"]
 
-        await type_command(pilot, "drag 10,10 to 14,12")
+        await type_keys(pilot, "drag 10,10 to 14,12")
         await wait_until(pilot, lambda: len(history_labels(app)) == 2)
         await settle(app, pilot)
         assert history_labels(app) == ["start", "drag 10,10 to 14,12"]
@@ -102,7 +121,7 @@ async def test_typed_drag_updates_preview_and_history_and_undo_restores(tiny_pat
         assert np.array_equal(preview.image, app.editor.image())
         assert app.query_one(HistoryPanel).current == 1
 
-        await type_command(pilot, "undo")
+        await type_keys(pilot, "undo")
         await wait_until(pilot, lambda: app.query_one(HistoryPanel).current == 0)
         await settle(app, pilot)
         assert np.array_equal(preview.image, start), "undo restores the previous picture exactly"

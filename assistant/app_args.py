@@ -9,6 +9,13 @@ import argparse
 from pathlib import Path
 
 
+def positive_int(text: str) -> int:
+    value = int(text) if text.strip().isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 up, not {text!r}")
+    return value
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     """Top-level options; with no subcommand the parser's default action opens the app."""
     group = parser.add_argument_group("the app (no COMMAND)")
@@ -26,6 +33,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                        help="with --image: face framing (auto picks by model name)")
     group.add_argument("--fit-steps", type=int, default=None, metavar="N",
                        help="with --image: optimisation steps for fitting the photo (default 400)")
+    group.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                       help="CPU threads for the model (default: PyTorch's choice, one per core); on a busy "
+                            "machine 1 can be many times faster")
     group.add_argument("--halfblock", action="store_true",
                        help="draw the picture with half-block characters even where sixel/kitty graphics work")
     parser.set_defaults(func=run)
@@ -48,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         from assistant.photo import check_photo
 
         check_photo(args.image, args.face)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     options = AppOptions(model=args.model, seed=args.seed, psi=args.psi, resume=args.resume is not None,
                          session=args.resume or None, keep_session=not args.no_autosave,
                          image=args.image, face=args.face, align=args.align, fit_steps=args.fit_steps)

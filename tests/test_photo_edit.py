@@ -92,6 +92,8 @@ def test_edit_command_errors_are_one_line(photo_path, tmp_path, capsys):
     Image.fromarray(skimage.data.coffee()).save(coffee)
     assert main(["edit", "--image", str(coffee), "drag 1,1 to 2,2", "-o", str(tmp_path / "o.png")]) == 2
     assert "no face found" in capsys.readouterr().err
+    assert main(["--image", str(coffee)]) == 2  # the app refuses before its screen opens
+    assert "no face found" in capsys.readouterr().err
     assert main(["edit", "--image", str(tmp_path / "nope.jpg"), "drag 1,1 to 2,2"]) == 2
     assert "no such file" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()

@@ -135,8 +135,9 @@ def default_landmarker():
 def choose_face(faces: list[DetectedFace], number: int | None, name: str = "the photo") -> DetectedFace:
     """`number` is 1-based in the largest-first order; None picks the largest."""
     if not faces:
-        raise PhotoError(f"no face found in {name}: photo editing needs a clearly visible, roughly frontal face; "
-                         "to edit a generated picture instead, leave out --image and give point coordinates")
+        raise PhotoError(f"no face found in {name}: photo editing needs a clearly visible, roughly frontal face "
+                         "at least about 30 px wide; to edit a generated picture instead, leave out --image and "
+                         "give point coordinates")
     if number is not None and not 1 <= number <= len(faces):
         listing = "; ".join(f"{i} = {f.describe()}" for i, f in enumerate(faces, start=1))
         raise PhotoError(f"--face {number}: {name} has {len(faces)} face(s), largest first: {listing}")

@@ -112,13 +112,18 @@ class ScriptEdit:
 
 @dataclass
 class EditScript:
-    """Where the picture came from (model + seed + psi) and the drags applied to it, in order."""
+    """Where the picture came from (model + seed + psi) and the drags applied to it, in order.
+
+    `source` is "seed" for a generated picture; anything else (e.g. "photo" for a fitted photo,
+    whose latent and tuned generator are not in the script) is recorded but cannot be replayed.
+    """
 
     seed: int
     psi: float
     model: str | None = None
     model_sha256: str | None = None
     edits: list[ScriptEdit] = field(default_factory=list)
+    source: str = "seed"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,6 +131,7 @@ class EditScript:
             "version": SCRIPT_VERSION,
             "model": self.model,
             "model_sha256": self.model_sha256,
+            "source": self.source,
             "seed": self.seed,
             "psi": self.psi,
             "edits": [e.to_json() for e in self.edits],
@@ -147,7 +153,13 @@ class EditScript:
             raise ScriptError("edit script: 'edits' must be a list")
         model = data.get("model")
         return cls(seed=seed, psi=psi, model=None if model is None else str(model),
-                   model_sha256=data.get("model_sha256"), edits=[ScriptEdit.from_json(e) for e in edits])
+                   model_sha256=data.get("model_sha256"), edits=[ScriptEdit.from_json(e) for e in edits],
+                   source=str(data.get("source", "seed")))
+
+    def require_replayable(self) -> None:
+        if self.source != "seed":
+            raise ScriptError(f"this script edits a {self.source}, whose fitted latent is not in the script; "
+                              "only scripts of generated pictures (a seed) can be replayed")
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

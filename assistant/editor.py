@@ -76,6 +76,9 @@ def config_overrides(settings: dict[str, Any]) -> dict[str, Any]:
 class Editor:
     """A picture from (model, seed), its drag session and where it autosaves."""
 
+    # What edit scripts record as the picture's origin; only "seed" scripts can be replayed.
+    script_source = "seed"
+
     def __init__(self, G: Generator, seed: int, *, psi: float = DEFAULT_PSI, model: str | None = None,
                  config=None, store: SessionStore | None = None, session=None, keep_session: bool = False) -> None:
         from draggan_core import DragConfig, DragSession
@@ -168,7 +171,8 @@ class Editor:
                             mask=e.mask, settings=dict(e.settings), status=str(e.status),
                             final_points=list(e.final_points))
                  for e in self.edits()]
-        return EditScript(seed=self.seed, psi=self.psi, model=self.model, model_sha256=self.model_sha256,
+        return EditScript(source=self.script_source, seed=self.seed, psi=self.psi, model=self.model,
+                          model_sha256=self.model_sha256,
                           edits=edits)
 
     def autosave(self) -> Path | None:
@@ -330,6 +334,7 @@ def replay(script: EditScript, G: Generator, on_edit: Callable[[int, ScriptEdit]
     """
     from draggan_core import DragConfig
 
+    script.require_replayable()
     editor = Editor(G, script.seed, psi=script.psi, model=script.model)
     for i, edit in enumerate(script.edits, start=1):
         config = DragConfig.from_dict(edit.settings) if edit.settings else editor.config

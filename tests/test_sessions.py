@@ -207,3 +207,13 @@ def test_resume_without_its_model_is_a_user_error(tmp_path, capsys):
     assert main(["--resume"]) == 2
     err = capsys.readouterr().err
     assert "the session's model is no longer there" in err and "--model" in err
+
+
+def test_scripts_of_other_sources_are_not_replayed(tiny_path, tmp_path, capsys):
+    ed = Editor.open(str(tiny_path), seed=3, keep_session=False)
+    ed.script_source = "photo"  # what an editor on a fitted photo records
+    _, path = ed.export(str(tmp_path / "p.png"))
+    assert EditScript.load(path).source == "photo"
+    assert main(["replay", str(path), "-o", str(tmp_path / "r.png")]) == 2
+    assert "only scripts of generated pictures" in capsys.readouterr().err
+    assert not (tmp_path / "r.png").exists()

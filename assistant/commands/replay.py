@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     script = EditScript.load(args.script)
+    script.require_replayable()
     model = args.model if args.model is not None else script.model
     path = Path(model).expanduser() if model is not None else default_model_path()
     G = load_generator(path)

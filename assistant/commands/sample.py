@@ -79,7 +79,6 @@ def _save_png(arr: np.ndarray, path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     G = load_generator(args.checkpoint)
-    torch.set_grad_enabled(False)
     seeds = args.seeds if args.seeds is not None else [args.seed]
     out = Path(args.output)
     images = generate(G, seeds, args.psi, args.cutoff, args.mix_seed, args.mix_from, args.noise, args.batch_size)

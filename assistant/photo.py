@@ -251,6 +251,8 @@ class PhotoEditor(Editor):
     keeps its own, sharper pixels); `paste="face"` blends in the whole aligned crop. Photo edits
     are not kept as a resumable session: resuming would need the tuned generator too."""
 
+    script_source = "photo"
+
     def __init__(self, inversion, photo: PhotoCrop, *, model: str | None = None, config=None,
                  paste: str = "changed", overwrite: bool = False) -> None:
         from draggan_core import DragConfig, DragSession

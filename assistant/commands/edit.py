@@ -99,7 +99,10 @@ def edit_summary(editor: Editor, output: str, script: str | None, outcomes: list
                         final_points=[list(p) for p in r.points],
                         distances=[round(float(d), 3) for d in r.distances])
         edits.append(item)
-    return {"output": output, "script": script, "seed": editor.seed, "psi": editor.psi, "model": editor.model,
+    from_seed = editor.script_source == "seed"
+    return {"output": output, "script": script, "source": editor.script_source,
+            "seed": editor.seed if from_seed else None, "psi": editor.psi if from_seed else None,
+            "model": editor.model,
             "session": str(editor.store.folder) if editor.store is not None else None, "edits": edits}
 
 

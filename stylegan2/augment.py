@@ -5,8 +5,8 @@ hundred kimg unless it sees augmented images. Both methods fix that. DiffAugment
 same three cheap transforms (colour, translation, cutout) to every real and generated image
 that D sees, with gradients flowing through to G, so nothing "leaks" into the generated images.
 It has no adaptive probability to tune, keep in checkpoints or get wrong on resume, and
-each transform is a handful of batched tensor ops, which matters in a launch-bound 64-px loop
-where ADA's 18-transform pipeline (grid sampling, FIR filters) would cost as much as a D pass.
+each transform is a handful of batched tensor ops, which matters in a launch-bound 64-px loop;
+ADA's pipeline adds grid sampling and FIR filtering to every image D sees.
 """
 
 from __future__ import annotations

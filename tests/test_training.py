@@ -242,6 +242,7 @@ def test_model_report_writes_grid_and_timing(image_folder: Path, tmp_path: Path,
     ckpt = trainer.save(tmp_path / "t.safetensors")
     assert cli_main(["model-report", str(ckpt), "-o", str(tmp_path / "rep"), "--no-fd", "--threads", "1"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert torch.is_grad_enabled(), "the command must not switch autograd off for the whole process"
     assert Image.open(tmp_path / "rep" / "grid.png").size == (160, 160)
     assert report["cpu"]["ms_per_image_batch16"] > 0 and report["params_M"] > 0
 

@@ -69,7 +69,7 @@ def generate(G, seeds: list[int], psi: float, cutoff: int | None = None, mix_see
             ws = G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
             if mix_ws is not None:
                 ws[:, mix_from:] = mix_ws[:, mix_from:]
-            imgs = to_uint8(G.synthesis(ws, noise_mode=noise))
+            imgs = to_uint8(G.synthesis(ws, noise_mode=noise, fused_modconv=False))
         yield from zip(chunk, imgs)
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from _machine import cpu_name
 from parsers import CommandParser
 from parsers.audio import EndpointConfig, load_audio
 from parsers.speech import COMMAND_PROMPT, SpeechConfig, Transcriber, normalise_transcript
@@ -45,16 +46,6 @@ COMMANDS = [
     ("make the nose smaller", "en-us+m3", 130),
     ("undo", "en-us", 150),
 ]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def speak_all(folder: Path) -> list[tuple[str, Path]]:
@@ -137,7 +128,7 @@ def main() -> int:
     hangover = EndpointConfig().end_silence_ms / 1000
     report = {
         "benchmark": "speech_latency",
-        "machine": {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+        "machine": {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
         "python": sys.version.split()[0],

@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from _machine import cpu_name
+
 REPO = Path(__file__).resolve().parents[1]
 GOAL_S = 3.0
 
@@ -63,16 +65,6 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     if found is None or proc.returncode != 0:
         raise SystemExit(f"{cmd[:4]} failed (exit {proc.returncode})")
     return found
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

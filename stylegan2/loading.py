@@ -42,16 +42,21 @@ def _sibling_config(path: Path) -> dict | None:
     return data.get("generator", data)
 
 
-def _read_safetensors(path: Path) -> tuple[dict | None, dict[str, torch.Tensor]]:
+def read_safetensors(path: Path, what: str = ".safetensors file") -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """Header metadata and tensors; any unreadable file is a one-line CheckpointError."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
-        tensors = load_file(str(path))
+        return meta, load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable .safetensors file ({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(f"{path}: not a readable {what} ({str(exc).splitlines()[0]})") from None
+
+
+def _read_safetensors(path: Path) -> tuple[dict | None, dict[str, torch.Tensor]]:
+    meta, tensors = read_safetensors(path)
     config = None
     if CONFIG_METADATA_KEY in meta:
         try:

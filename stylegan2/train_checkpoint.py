@@ -25,6 +25,7 @@ import torch
 from .config import GeneratorConfig
 from .discriminator import Discriminator, DiscriminatorConfig
 from .errors import CheckpointError
+from .loading import read_safetensors
 from .networks import Generator
 
 FORMAT = "draggan-assistant-training/1"
@@ -127,18 +128,10 @@ def is_training_checkpoint(path: str | Path) -> bool:
 def load_training_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> TrainingState:
     """Networks in fp32 on `device` in train mode; optimiser moments (if stored) keyed by
     optimiser name then parameter name, for `restore_optimizer`."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"{path}: no such training checkpoint")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable training checkpoint ({str(exc).splitlines()[0]})") from None
+    meta, tensors = read_safetensors(path, "training checkpoint")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a training checkpoint (format {meta.get('format')!r}); "
                               "a generator-only file can be sampled but not resumed")

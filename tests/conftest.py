@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from stylegan2 import Generator, GeneratorConfig
+from stylegan2 import Generator, GeneratorConfig, save_generator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -48,3 +48,18 @@ def tiny_generator(resolution: int = 32, seed: int = 0) -> Generator:
 @pytest.fixture()
 def tiny_G() -> Generator:
     return tiny_generator()
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory) -> Path:
+    """The tiny generator saved as a checkpoint, for code that loads models from files."""
+    return save_generator(tiny_generator(), tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture()
+def one_thread():
+    """The tiny generator's ops are too small to split: a second thread only adds waiting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

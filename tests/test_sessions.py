@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from assistant.cli import main
@@ -26,18 +25,7 @@ from tests.conftest import tiny_generator
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory) -> Path:
-    return save_generator(tiny_generator(), tmp_path_factory.mktemp("model") / "tiny.safetensors")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tiny generator's ops are too small to split: a second thread only adds waiting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -16,25 +16,14 @@ from assistant.widgets.history import HistoryPanel
 from assistant.widgets.preview import ImagePreview
 from assistant.widgets.status import StatusLine, format_progress
 from parsers.command import Command
-from stylegan2 import default_model_path, save_generator
+from stylegan2 import default_model_path
 from tests.conftest import tiny_generator
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SIZE = (110, 36)
 
 
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory) -> Path:
-    return save_generator(tiny_generator(), tmp_path_factory.mktemp("model") / "tiny.safetensors")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tiny generator's ops are too small to split: a second thread only adds waiting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -27,6 +27,7 @@ from .discriminator import Discriminator, DiscriminatorConfig
 from .errors import CheckpointError
 from .loading import read_safetensors
 from .networks import Generator
+from .projected import KIND as PROJECTED, ProjectedConfig, ProjectedDiscriminator
 
 FORMAT = "draggan-assistant-training/1"
 NETS = ("G", "D", "G_ema")
@@ -37,11 +38,21 @@ class TrainingState:
     """Everything a resumed run needs besides the data: networks, counters, optimiser moments."""
 
     G: Generator
-    D: Discriminator
+    D: Discriminator | ProjectedDiscriminator
     G_ema: Generator
     cur_nimg: int = 0
     train_config: dict = field(default_factory=dict)
     optimizers: dict[str, dict] = field(default_factory=dict)
+    cpu_seconds: float = 0.0     # process CPU time spent training so far, across every resume
+
+
+def build_discriminator(config: DiscriminatorConfig | ProjectedConfig) -> Discriminator | ProjectedDiscriminator:
+    return ProjectedDiscriminator(config) if isinstance(config, ProjectedConfig) else Discriminator(config)
+
+
+def discriminator_config_from_dict(d: dict) -> DiscriminatorConfig | ProjectedConfig:
+    """The header's D config: a `kind` of "projected" names the projected D; none is NVIDIA's."""
+    return ProjectedConfig.from_dict(d) if d.get("kind") == PROJECTED else DiscriminatorConfig.from_dict(d)
 
 
 def _optimizer_tensors(name: str, opt: torch.optim.Optimizer, param_names: dict[int, str]) -> dict[str, torch.Tensor]:
@@ -82,6 +93,7 @@ def save_training_checkpoint(path: str | Path, state: TrainingState,
         "discriminator_config": json.dumps(state.D.config.to_dict()),
         "train_config": json.dumps(state.train_config),
         "cur_nimg": str(int(state.cur_nimg)),
+        "cpu_seconds": f"{state.cpu_seconds:.1f}",
     }
     if g_ema_file is not None:
         g_ema_file = Path(g_ema_file)
@@ -137,14 +149,15 @@ def load_training_checkpoint(path: str | Path, device: str | torch.device = "cpu
                               "a generator-only file can be sampled but not resumed")
     try:
         g_cfg = GeneratorConfig.from_dict(json.loads(meta["generator_config"]))
-        d_cfg = DiscriminatorConfig.from_dict(json.loads(meta["discriminator_config"]))
+        d_cfg = discriminator_config_from_dict(json.loads(meta["discriminator_config"]))
         train_config = json.loads(meta["train_config"])
         cur_nimg = int(meta["cur_nimg"])
+        cpu_seconds = float(meta.get("cpu_seconds", 0.0))
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: training checkpoint header is damaged ({exc})") from None
     if "g_ema_file" in meta:
         tensors.update(_referenced_g_ema(path, meta))
-    nets = {"G": Generator(g_cfg), "D": Discriminator(d_cfg), "G_ema": Generator(g_cfg)}
+    nets = {"G": Generator(g_cfg), "D": build_discriminator(d_cfg), "G_ema": Generator(g_cfg)}
     for name, net in nets.items():
         prefix = f"{name}."
         sd = {k[len(prefix):]: v.to(torch.float32) for k, v in tensors.items() if k.startswith(prefix)}
@@ -159,7 +172,7 @@ def load_training_checkpoint(path: str | Path, device: str | torch.device = "cpu
             opt_name, rest = k[4:].split(".", 1)
             pname, key = rest.rsplit(".", 1)
             optimizers.setdefault(opt_name, {}).setdefault(pname, {})[key] = v
-    return TrainingState(nets["G"], nets["D"], nets["G_ema"], cur_nimg, train_config, optimizers)
+    return TrainingState(nets["G"], nets["D"], nets["G_ema"], cur_nimg, train_config, optimizers, cpu_seconds)
 
 
 def restore_optimizer(opt: torch.optim.Optimizer, module: torch.nn.Module, saved: dict[str, dict]) -> bool:

@@ -23,16 +23,20 @@ import torch
 from .augment import diff_augment, parse_policy
 from .config import GeneratorConfig
 from .dataset import ImageBank
-from .discriminator import Discriminator, DiscriminatorConfig
+from .discriminator import DiscriminatorConfig
 from .loading import save_generator
 from .losses import discriminator_loss, generator_loss, lazy_adam_params, mapped_ws, r1_penalty, r1_weight
 from .networks import Generator
+from .projected import KIND as PROJECTED, ProjectedConfig, hinge_discriminator_loss, hinge_generator_loss
 from .sample_grid import save_grid
-from .train_checkpoint import TrainingState, load_training_checkpoint, restore_optimizer, save_training_checkpoint
+from .train_checkpoint import (TrainingState, build_discriminator, load_training_checkpoint, restore_optimizer,
+                               save_training_checkpoint)
 
 GRID_SEEDS = list(range(64))
 # Settings that define the networks: fixed by a checkpoint, ignored when resuming.
-ARCHITECTURE_FIELDS = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
+ARCHITECTURE_FIELDS = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max",
+                       "discriminator", "projected_input")
+DISCRIMINATORS = ("resnet", PROJECTED)
 
 
 @dataclass
@@ -48,6 +52,9 @@ class TrainConfig:
     channel_max: int = 256
     batch: int = 64
     lr: float = 0.0025
+    d_lr: float | None = None        # None: the same as lr
+    discriminator: str = "resnet"    # "resnet" (NVIDIA's, logistic loss + R1) or "projected" (hinge loss)
+    projected_input: int = 128       # the projected D's input size (images are upsampled to it)
     beta1: float = 0.0
     beta2: float = 0.99
     r1_gamma: float = 0.05
@@ -71,9 +78,19 @@ class TrainConfig:
             "synthesis_kwargs": {"channel_base": self.channel_base, "channel_max": self.channel_max},
         })
 
-    def discriminator_config(self) -> DiscriminatorConfig:
+    def discriminator_config(self) -> DiscriminatorConfig | ProjectedConfig:
+        if self.discriminator not in DISCRIMINATORS:
+            raise ValueError(f"discriminator must be one of {', '.join(DISCRIMINATORS)}, got {self.discriminator!r}")
+        if self.discriminator == PROJECTED:
+            return ProjectedConfig(img_resolution=self.resolution, input_size=self.projected_input)
         return DiscriminatorConfig(img_resolution=self.resolution, channel_base=self.channel_base,
                                    channel_max=self.channel_max)
+
+    @property
+    def uses_r1(self) -> bool:
+        """R1 belongs to the resnet D's logistic loss; the projected D's hinge loss and spectral
+        norm bound its gradients instead (as in Projected GANs)."""
+        return self.discriminator != PROJECTED and self.r1_interval > 0 and self.r1_gamma > 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,7 +153,7 @@ class Trainer:
         torch.manual_seed(config.seed + (state.cur_nimg if state is not None else 0))
         if state is None:
             G = Generator(config.generator_config())
-            state = TrainingState(G, Discriminator(config.discriminator_config()), copy.deepcopy(G))
+            state = TrainingState(G, build_discriminator(config.discriminator_config()), copy.deepcopy(G))
         self.state = state
         fmt = torch.channels_last if self.channels_last else torch.preserve_format
         for net in (state.G, state.D, state.G_ema):
@@ -146,7 +163,12 @@ class Trainer:
         betas = (config.beta1, config.beta2)
         self.opt_G = torch.optim.Adam(state.G.parameters(), lr=config.lr, betas=betas, eps=1e-8,
                                       fused=fused or None)
-        d_lr, d_betas = lazy_adam_params(config.lr, betas, config.r1_interval)
+        d_lr, d_betas = config.lr if config.d_lr is None else config.d_lr, betas
+        if config.uses_r1:
+            d_lr, d_betas = lazy_adam_params(d_lr, betas, config.r1_interval)
+        projected = config.discriminator == PROJECTED
+        self.g_loss = hinge_generator_loss if projected else generator_loss
+        self.d_loss = hinge_discriminator_loss if projected else discriminator_loss
         self.opt_D = torch.optim.Adam(state.D.parameters(), lr=d_lr, betas=d_betas, eps=1e-8, fused=fused or None)
         pairs = (("G", self.opt_G, state.G), ("D", self.opt_D, state.D))
         self.optimizer_restored = all(name in state.optimizers for name, _, _ in pairs) and all(
@@ -195,7 +217,7 @@ class Trainer:
 
         G.requires_grad_(True)
         with self._autocast():
-            loss_G = generator_loss(self._D(self._generate(cfg.batch, update_w_avg=False)))
+            loss_G = self.g_loss(self._D(self._generate(cfg.batch, update_w_avg=False)))
         self.opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         self.opt_G.step()
@@ -207,13 +229,13 @@ class Trainer:
             fake = self._generate(cfg.batch, update_w_avg=True)
         real = self.bank.batch(cfg.batch)
         with self._autocast():
-            loss_D = discriminator_loss(self._D(real), self._D(fake))
+            loss_D = self.d_loss(self._D(real), self._D(fake))
         self.opt_D.zero_grad(set_to_none=True)
         loss_D.backward()
         self.opt_D.step()
         stats["loss_D"] = loss_D.detach()
 
-        if cfg.r1_interval > 0 and cfg.r1_gamma > 0 and self.step_index % cfg.r1_interval == 0:
+        if cfg.uses_r1 and self.step_index % cfg.r1_interval == 0:
             real = self.bank.batch(cfg.batch).requires_grad_(True)
             with self._autocast():
                 logits = self._D(real)
@@ -246,7 +268,8 @@ def export_weights(state: TrainingState, weights_dir: str | Path, name: str = "c
     weights_dir = Path(weights_dir)
     G = copy.deepcopy(state.G_ema).to("cpu", torch.float16, memory_format=torch.contiguous_format)
     gen = save_generator(G, weights_dir / f"{name}.safetensors", {"kimg": f"{state.cur_nimg / 1000:.1f}"})
-    light = TrainingState(state.G, state.D, state.G_ema, state.cur_nimg, state.train_config)
+    light = TrainingState(state.G, state.D, state.G_ema, state.cur_nimg, state.train_config,
+                          cpu_seconds=state.cpu_seconds)
     ckpt = save_training_checkpoint(weights_dir / "training" / f"{name}-train.safetensors", light, half=True,
                                     g_ema_file=gen)
     return gen, ckpt
@@ -261,6 +284,7 @@ def _device_sync(device: torch.device) -> None:
 class RunLimits:
     total_kimg: float
     minutes: float | None = None
+    cpu_minutes: float | None = None   # a budget in process CPU time: pilots compare at equal CPU cost
     checkpoint_minutes: float = 5.0
     grid_kimg: float = 50.0
     progress_seconds: float = 10.0
@@ -277,10 +301,16 @@ def run_training(trainer: Trainer, out_dir: str | Path, limits: RunLimits, strea
     start_nimg = trainer.cur_nimg
     target_nimg = int(limits.total_kimg * 1000)
     t0 = last_ckpt = last_print = time.time()
+    cpu0, cpu_base = time.process_time(), trainer.state.cpu_seconds
     next_grid = (math.floor(trainer.cur_nimg / 1000 / limits.grid_kimg) + 1) * limits.grid_kimg
     sums: dict[str, list[torch.Tensor]] = {}
 
+    def spent_cpu() -> float:
+        trainer.state.cpu_seconds = cpu_base + time.process_time() - cpu0
+        return time.process_time() - cpu0
+
     def checkpoint() -> None:
+        spent_cpu()
         trainer.save(ckpt_path)
         G = copy.deepcopy(trainer.state.G_ema).to("cpu", memory_format=torch.contiguous_format)
         save_generator(G, out / "G_ema.safetensors", {"kimg": f"{trainer.cur_nimg / 1000:.1f}"})
@@ -292,6 +322,9 @@ def run_training(trainer: Trainer, out_dir: str | Path, limits: RunLimits, strea
             if limits.minutes is not None and time.time() - t0 > limits.minutes * 60:
                 print(f"time limit of {limits.minutes:g} min reached", file=stream, flush=True)
                 break
+            if limits.cpu_minutes is not None and spent_cpu() > limits.cpu_minutes * 60:
+                print(f"CPU budget of {limits.cpu_minutes:g} min reached", file=stream, flush=True)
+                break
             for k, v in trainer.train_step().items():
                 sums.setdefault(k, []).append(v)
             now = time.time()
@@ -302,11 +335,14 @@ def run_training(trainer: Trainer, out_dir: str | Path, limits: RunLimits, strea
                 if limits.minutes is not None:
                     left = min(left, limits.minutes * 60 - (now - t0))
                 means = {k: float(torch.stack(v).mean()) for k, v in sums.items()}
+                spent_cpu()
+                cpu_hours = trainer.state.cpu_seconds / 3600
                 line = (f"kimg {trainer.cur_nimg / 1000:9.1f}/{limits.total_kimg:g}  {rate:7.1f} img/s  "
-                        f"ETA {format_duration(left)}  " + "  ".join(f"{k} {v:.3f}" for k, v in means.items()))
+                        f"cpu {cpu_hours:.2f} h  ETA {format_duration(left)}  "
+                        + "  ".join(f"{k} {v:.3f}" for k, v in means.items()))
                 print(line, file=stream, flush=True)
                 log.write(json.dumps({"kimg": trainer.cur_nimg / 1000, "img_per_s": rate, "time": now,
-                                      **means}) + "\n")
+                                      "cpu_hours": cpu_hours, **means}) + "\n")
                 log.flush()
                 sums.clear()
                 last_print = now

@@ -29,8 +29,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="training checkpoint to continue from, or 'auto' for OUT/latest.safetensors if present")
     p.add_argument("--kimg", type=float, default=5000, help="stop when this many thousand images were shown")
     p.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this many minutes")
+    p.add_argument("--cpu-minutes", type=float, default=None,
+                   help="stop (and checkpoint) after this much process CPU time: pilots compared at an equal CPU budget")
     p.add_argument("--batch", type=int, default=DEFAULTS.batch)
     p.add_argument("--lr", type=float, default=DEFAULTS.lr)
+    p.add_argument("--d-lr", type=float, default=DEFAULTS.d_lr, help="discriminator learning rate (default: --lr)")
+    p.add_argument("--discriminator", choices=["resnet", "projected"], default=DEFAULTS.discriminator,
+                   help="resnet: NVIDIA's D with R1; projected: frozen EfficientNet-Lite0 features + small heads")
+    p.add_argument("--projected-input", type=int, default=DEFAULTS.projected_input,
+                   help="the projected D's input size (images are upsampled to it)")
+    p.add_argument("--ema-kimg", type=float, default=DEFAULTS.ema_kimg, help="G_ema half-life in thousand images")
     p.add_argument("--r1-gamma", type=float, default=DEFAULTS.r1_gamma)
     p.add_argument("--augment", default=DEFAULTS.augment, help="DiffAugment policy, or 'none'")
     p.add_argument("--channel-base", type=int, default=DEFAULTS.channel_base)
@@ -57,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(resolution=args.resolution, mapping_layers=args.mapping_layers, channel_base=args.channel_base,
-                       channel_max=args.channel_max, batch=args.batch, lr=args.lr, r1_gamma=args.r1_gamma,
+                       channel_max=args.channel_max, batch=args.batch, lr=args.lr, d_lr=args.d_lr,
+                       discriminator=args.discriminator, projected_input=args.projected_input,
+                       ema_kimg=args.ema_kimg, r1_gamma=args.r1_gamma,
                        augment=args.augment, seed=args.seed, device=args.device, amp=args.amp,
                        channels_last=args.channels_last, fused_adam=args.fused_adam, compile=args.compile)
 
@@ -74,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     images = load_images(args.data, config.resolution, args.crop, args.limit)
     if resume is not None:
         overrides = {k: getattr(config, k) for k in ("batch", "device", "amp", "channels_last", "fused_adam",
-                                                    "compile", "lr", "r1_gamma", "augment")}
+                                                    "compile", "lr", "d_lr", "r1_gamma", "augment", "ema_kimg")}
         trainer = Trainer.resume(resume, images, overrides)
         note = "with" if trainer.optimizer_restored else "without"
         print(f"resumed {resume} at {trainer.cur_nimg / 1000:.1f} kimg ({note} optimiser state)",
@@ -86,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
           f"D {sum(p.numel() for p in trainer.state.D.parameters()) / 1e6:.2f} M params, "
           f"device {trainer.device}, batch {trainer.config.batch}, bf16 {trainer.amp}, "
           f"channels_last {trainer.channels_last}, augment {trainer.config.augment}", file=sys.stderr, flush=True)
-    limits = RunLimits(args.kimg, args.minutes, args.checkpoint_minutes, args.grid_kimg)
+    limits = RunLimits(args.kimg, args.minutes, args.cpu_minutes, args.checkpoint_minutes, args.grid_kimg)
     ckpt = run_training(trainer, args.out, limits)
     print(f"checkpoint {ckpt} at {trainer.cur_nimg / 1000:.1f} kimg", file=sys.stderr)
     if args.export_to:

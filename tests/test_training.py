@@ -262,3 +262,14 @@ def test_shipped_weights_load_and_give_finite_varied_images():
     per_seed = img.flatten(1)
     assert (per_seed[1:] - per_seed[0]).abs().mean(dim=1).min() > 0.01, "different seeds must give different images"
     assert is_training_checkpoint(DEFAULT_MODEL.parent / "training" / "celeba64-train.safetensors")
+
+
+def test_model_report_summarises_face_fd_output():
+    from assistant.commands.model_report import fd_summary
+
+    space = {"fd": 1.0, "n_a": 2000, "n_b": 2000, "fail_a": 16, "fail_b": 1500, "trace_cov_a": 0.3456,
+             "trace_cov_b": 0.1}
+    r = {"dlib": dict(space, fd=0.2), "landmarks": dict(space, fd=5e5), "landmarks_size": dict(space, fd=4e5)}
+    s = fd_summary(r, "face_fd.py a b")
+    assert s["dlib"] == 0.2 and s["landmarks_size"] == 4e5 and s["mediapipe_faces"] == "500/2000"
+    assert s["dlib_spread"] == {"samples": 0.1, "real": 0.3456} and s["command"] == "face_fd.py a b"

@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", nargs="?", help="generator or training checkpoint (default: the embedded model)")
     p.add_argument("-o", "--out", default="model-report", help="folder for grid.png, samples.npz, report.json")
     p.add_argument("--n", type=int, default=2000, help="samples for the face distances (default 2000)")
+    p.add_argument("--fd-first-seed", type=int, default=5000,
+                   help="the distances use seeds FIRST..FIRST+n-1 (default 5000: the face-model issue's protocol)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation of the grid (distances always use 1)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for the timing (default 2)")
     p.add_argument("--no-fd", action="store_true", help="skip the face distances")
@@ -79,9 +81,17 @@ def run_face_fd(face_fd: Path, real: str, samples: Path, n: int, cache: str = ""
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": f"face_fd.py failed: {tail} (it fails this way when MediaPipe finds a face in "
                          "none of the samples, i.e. an untrained model)", "command": " ".join(cmd)}
-    r = json.loads(out.stdout)
-    return {"dlib": r["dlib"]["fd"], "landmarks": r["landmarks"]["fd"], "landmarks_size": r["landmarks_size"]["fd"],
-            "command": " ".join(cmd)}
+    return fd_summary(json.loads(out.stdout), " ".join(cmd))
+
+
+def fd_summary(r: dict, command: str) -> dict:
+    """The figures the model card quotes: the three distances, how often MediaPipe found a face in
+    the samples, and the samples' descriptor spread against the real set's (diversity)."""
+    lm = r["landmarks"]
+    return {"dlib": r["dlib"]["fd"], "landmarks": lm["fd"], "landmarks_size": r["landmarks_size"]["fd"],
+            "mediapipe_faces": f"{lm['n_b'] - lm['fail_b']}/{lm['n_b']}",
+            "dlib_spread": {"samples": round(r["dlib"]["trace_cov_b"], 4), "real": round(r["dlib"]["trace_cov_a"], 4)},
+            "command": command}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
             report["face_fd"] = {"skipped": f"missing {', '.join(missing)}: run `{FD_INSTALL}`"}
         else:
             samples = out / "samples.npz"
-            imgs = generate_images(G, seed_latents(G, list(range(args.n))), psi=1.0)
+            seeds = list(range(args.fd_first_seed, args.fd_first_seed + args.n))
+            imgs = generate_images(G, seed_latents(G, seeds), psi=1.0)
+            report["fd_seeds"] = f"{seeds[0]}-{seeds[-1]}"
             np.savez_compressed(samples, images=imgs)
             report["face_fd"] = run_face_fd(face_fd, args.real, samples, args.n, args.fd_cache)
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -1,7 +1,8 @@
 """Reconstruction quality and time of photo inversion (W -> W+ -> pivotal tuning) on real photos.
 
-Prints one JSON object: per photo the PSNR / SSIM / MS-SSIM of the reconstruction after each
-stage, against the baseline measured in the same run (the mapping's average face, i.e. no
+Prints one JSON object: per photo the PSNR / SSIM / MS-SSIM and the perceptual distance
+(`draggan_core.perceptual`, LPIPS-style on EfficientNet-Lite0 features; lower is better) of the
+reconstruction after each stage, against the baseline measured in the same run (the mapping's average face, i.e. no
 fitting at all), and the seconds per stage at the chosen thread count.
 
 Photos: scikit-image's `astronaut` (never part of any training set; found and aligned with
@@ -9,11 +10,11 @@ MediaPipe like any user photo) and the last N images of `celeba10k.tar.gz`, cut 
 trainer cuts them. The trainer uses every image it is given (`train --limit K` keeps the first
 K), so those CelebA images are held out only from a model trained with `--limit` below their
 number; the JSON says which images were in the shipped model's training set as far as its
-metadata tells. No perceptual (LPIPS-like) figure: no such network's weights are available
-offline here.
+metadata tells.
 
     python benchmarks/inversion_quality.py                     # embedded model, 2 threads
     python benchmarks/inversion_quality.py --celeba 8 --quick  # InversionConfig.fast()
+    python benchmarks/inversion_quality.py --perceptual-weight 1  # the perceptual term in the loss too
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from PIL import Image
 
 from draggan_core.image_metrics import ms_ssim, psnr, ssim
 from draggan_core.inversion import InversionConfig, invert
+from draggan_core.perceptual import PerceptualDistance
 from stylegan2 import default_model_path, load_generator
 from stylegan2.dataset import prepare_image
 from stylegan2.imaging import from_uint8
@@ -41,10 +43,15 @@ from stylegan2.imaging import from_uint8
 CELEBA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba10k.tar.gz"
 
 
+PERCEPTUAL = PerceptualDistance()
+METRICS = ("psnr", "ssim", "ms_ssim", "perceptual")
+
+
 def quality(image: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     with torch.no_grad():
         return {"psnr": round(float(psnr(image, target)[0]), 3), "ssim": round(float(ssim(image, target)[0]), 4),
-                "ms_ssim": round(float(ms_ssim(image, target)[0]), 4)}
+                "ms_ssim": round(float(ms_ssim(image, target)[0]), 4),
+                "perceptual": round(float(PERCEPTUAL(image, target)[0]), 4)}
 
 
 def astronaut_crop(size: int) -> np.ndarray:
@@ -81,7 +88,7 @@ def run_one(G, name: str, crop: np.ndarray, config: InversionConfig) -> dict:
         clock["last"] = now
         stage_end[step.stage] = quality(step.image, target)
 
-    result = invert(G, target, config, progress=progress)
+    result = invert(G, target, config, progress=progress, perceptual=PERCEPTUAL)
     final = quality(result.image(), target)
     steps = {"w": config.w_steps, "w+": config.wplus_steps, "pti": config.pti_steps}
     return {
@@ -102,12 +109,15 @@ def main() -> None:
     ap.add_argument("--data", default=str(CELEBA))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="InversionConfig.fast() instead of the defaults")
+    ap.add_argument("--perceptual-weight", type=float, default=None, help="weight of the perceptual term in the loss")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     path = Path(args.model) if args.model else default_model_path()
     G = load_generator(path)
     config = InversionConfig.fast() if args.quick else InversionConfig()
+    if args.perceptual_weight is not None:
+        config = config.with_overrides(perceptual_weight=args.perceptual_weight)
     size = G.img_resolution
     photos = [("skimage astronaut (MediaPipe-aligned)", astronaut_crop(size))]
     if args.celeba and Path(args.data).is_file():
@@ -121,7 +131,7 @@ def main() -> None:
             meta = {k: v for k, v in (fh.metadata() or {}).items() if k != "generator_config"}
     load_before = os.getloadavg()
     results = [run_one(G, name, crop, config) for name, crop in photos]
-    summary = {key: {m: round(statistics.mean(r[key][m] for r in results), 4) for m in ("psnr", "ssim", "ms_ssim")}
+    summary = {key: {m: round(statistics.mean(r[key][m] for r in results), 4) for m in METRICS}
                for key in ("baseline_average_face", "final_after_pti")}
     print(json.dumps({
         "benchmark": "inversion_quality",
@@ -138,7 +148,6 @@ def main() -> None:
                      "celeba": "the shipped trainer reads every image unless run with --limit K (the first K); "
                                "these are the archive's last images, so they were in training unless K was "
                                "smaller than their number"},
-        "lpips": None,
         "photos": results,
         "mean": summary,
     }, indent=1))

@@ -15,8 +15,10 @@ Design choices and why:
   BatchNorm normalises each batch on its own and hides how alike the fakes are (the low-diversity
   failure seen in a BatchNorm probe here); a minibatch standard-deviation channel before each
   head's last layer lets D see that spread instead.
-- Fakes are clamped to [-1, 1] before D: StyleGAN2's linear RGB output can drift outside the
-  range real images occupy, and the frozen features reward that drift.
+- D sees images clamped to [-1, 1]: StyleGAN2's linear RGB output can drift outside the range
+  real images occupy, and the frozen features reward that drift. The clamp passes gradients
+  straight through (identity backward): a plain clamp has zero gradient outside the range, so a
+  pixel that once overshoots never hears from D again, and a probe here ended in saturated noise.
 """
 
 from __future__ import annotations
@@ -95,6 +97,11 @@ def minibatch_std(x: torch.Tensor, group_size: int) -> torch.Tensor:
     return torch.cat([x, y], dim=1)
 
 
+def straight_through_clamp(x: torch.Tensor) -> torch.Tensor:
+    """clamp(x, -1, 1) forward, identity backward."""
+    return x + (x.clamp(-1, 1) - x).detach()
+
+
 def head_width(resolution: int, widest: int) -> int:
     """Channels of a head layer at a feature resolution: half as many per doubling, at least 32."""
     return max(32, min(widest, widest * 8 // resolution))
@@ -136,7 +143,7 @@ class ProjectedDiscriminator(nn.Module):
             for c, r in zip(config.projection_channels, resolutions))
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        x = img.clamp(-1, 1)
+        x = straight_through_clamp(img)
         if x.shape[-1] != self.config.input_size:
             x = F.interpolate(x, size=(self.config.input_size,) * 2, mode="bilinear", align_corners=False)
         levels = self.projection(self.features(x))

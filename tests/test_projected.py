@@ -14,7 +14,7 @@ from skimage import data
 from stylegan2.efficientnet import (FEATURE_CHANNELS, EfficientNetLite0Features, default_weights_path,
                                     fold_batchnorm, same_padding)
 from stylegan2.projected import (ProjectedConfig, ProjectedDiscriminator, head_width, hinge_discriminator_loss,
-                                 hinge_generator_loss, minibatch_std)
+                                 hinge_generator_loss, minibatch_std, straight_through_clamp)
 from stylegan2.train_checkpoint import load_training_checkpoint
 from stylegan2.training import RunLimits, TrainConfig, Trainer, run_training
 
@@ -83,6 +83,14 @@ def test_projected_discriminator_trains_only_its_heads(features):
     out_of_range = img.detach() * 3
     D.eval()  # no power iteration: spectral norm's estimate stays put between the two calls
     assert torch.equal(D(out_of_range), D(out_of_range.clamp(-1, 1))), "fakes are judged clamped to [-1, 1]"
+
+
+def test_clamp_passes_gradients_outside_the_range():
+    x = torch.tensor([-3.0, 0.5, 2.0], requires_grad=True)
+    y = straight_through_clamp(x)
+    assert y.tolist() == [-1.0, 0.5, 1.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0], "an overshooting pixel still gets D's gradient"
 
 
 def test_hinge_losses_and_head_widths():

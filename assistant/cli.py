@@ -22,7 +22,7 @@ from stylegan2.dataset import DataError
 from stylegan2.errors import CheckpointError
 
 # Each module registers one subcommand; adding a command is adding a name here.
-COMMAND_MODULES = ["info", "sample", "train", "model_report", "edit", "replay", "parse", "transcribe", "doctor"]
+COMMAND_MODULES = ["info", "sample", "train", "train_encoder", "model_report", "edit", "replay", "parse", "transcribe", "doctor"]
 
 # Exceptions whose message is meant for the user. Layers add theirs here as they appear.
 USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DataError, DragInputError, FileNotFoundError,

@@ -200,14 +200,21 @@ class _Runner:
 def invert(G, target: torch.Tensor, config: InversionConfig | None = None,
            progress: Callable[[InversionStep], None] | None = None,
            cancel: Callable[[], bool] | threading.Event | None = None,
-           perceptual: PerceptualDistance | None = None) -> InversionResult:
+           perceptual: PerceptualDistance | None = None, start: torch.Tensor | None = None) -> InversionResult:
     """Reconstruct `target` ((1, C, H, W) in [-1, 1]) with G. Cancelling keeps what was reached:
-    the result is usable, only less faithful. `perceptual`: a loaded distance to reuse across calls."""
+    the result is usable, only less faithful. `perceptual`: a loaded distance to reuse across calls.
+    `start`: a W+ latent (1, num_ws, w_dim) to refine, e.g. an encoder's guess: the W stage is
+    then skipped and W+ starts there."""
     config = config or InversionConfig()
     check_target(G, target)
     started = time.monotonic()
     target = target.to(G.mapping.w_avg.device, torch.float32)
     loss_fn = ReconstructionLoss(target, config, perceptual)
+    if start is not None:
+        if tuple(start.shape) != (1, G.num_ws, G.w_dim) or not torch.isfinite(start).all():
+            raise DragInputError(f"a starting latent must be finite and (1, {G.num_ws}, {G.w_dim}), "
+                                 f"got {tuple(start.shape)}")
+        config = replace(config, w_steps=0)
     runner = _Runner(config.total_steps, progress, cancel)
     noise_rng = torch.Generator().manual_seed(config.seed)
     w_avg, spread = w_statistics(G, config.w_avg_samples, config.seed)
@@ -220,9 +227,11 @@ def invert(G, target: torch.Tensor, config: InversionConfig | None = None,
         left = max(0.0, 1 - i / ramp)
         return torch.randn(w_avg.shape, generator=noise_rng).to(w_avg.device) * noise_scale * left**2
 
-    w = _fit_latent(G, loss_fn, runner, "w", w_avg, config.w_steps, config.w_lr * spread,
-                    to_ws=lambda x: x.unsqueeze(1).repeat(1, G.num_ws, 1), noise=w_noise)
-    ws = _fit_latent(G, loss_fn, runner, "w+", w.unsqueeze(1).repeat(1, G.num_ws, 1), config.wplus_steps,
+    if start is None:
+        w = _fit_latent(G, loss_fn, runner, "w", w_avg, config.w_steps, config.w_lr * spread,
+                        to_ws=lambda x: x.unsqueeze(1).repeat(1, G.num_ws, 1), noise=w_noise)
+        start = w.unsqueeze(1).repeat(1, G.num_ws, 1)
+    ws = _fit_latent(G, loss_fn, runner, "w+", start.to(w_avg.device, torch.float32), config.wplus_steps,
                      config.wplus_lr * spread, to_ws=lambda x: x)
 
     tuned = G

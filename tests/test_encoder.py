@@ -1,0 +1,90 @@
+"""The inversion encoder: its training against a generator, files tied to that generator, and
+inversion started from its guess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from draggan_core.encoder import generator_fingerprint, load_encoder, save_encoder
+from draggan_core.encoder_training import EncoderTrainConfig, encoder_loss, real_batch, sample_latents, train_encoder
+from draggan_core.errors import DragInputError
+from draggan_core.inversion import InversionConfig, invert
+from draggan_core.perceptual import PerceptualDistance
+from stylegan2 import CheckpointError
+from tests.conftest import tiny_generator
+
+
+def test_sampled_latents_mix_rows_for_a_share_of_samples():
+    G = tiny_generator(32)
+    gen = torch.Generator().manual_seed(0)
+    ws = sample_latents(G, 64, 0.5, gen)
+    assert ws.shape == (64, G.num_ws, G.w_dim)
+    mixed = [(w[0] != w[-1]).any().item() for w in ws]
+    assert 10 < sum(mixed) < 54
+    assert sum((w[0] != w[-1]).any().item() for w in sample_latents(G, 16, 0.0, gen)) == 0
+
+
+def test_real_batch_is_scaled_and_sized():
+    images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    x = real_batch(images, 7, torch.Generator().manual_seed(0))
+    assert x.shape == (7, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+
+
+def test_training_brings_the_guess_closer_and_files_belong_to_their_generator(tmp_path: Path, one_thread):
+    G = tiny_generator(32)
+    gen = torch.Generator().manual_seed(1)
+    ws = sample_latents(G, 8, 0.0, gen)
+    with torch.no_grad():
+        images = G.synthesis(ws, noise_mode="const")
+    config = EncoderTrainConfig(steps=25, batch=4, real_fraction=0.25)
+    real = ((images[:4].permute(0, 2, 3, 1) + 1) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
+    perceptual = PerceptualDistance()
+    encoder = train_encoder(G, real, config)
+    untrained = train_encoder(G, real, EncoderTrainConfig(steps=0))
+    with torch.no_grad():
+        before = encoder_loss(untrained, G, perceptual, images, ws, config)[0]
+        after = encoder_loss(encoder, G, perceptual, images, ws, config)[0]
+    assert float(after) < 0.9 * float(before)
+    assert not any(p.requires_grad for p in G.parameters())
+
+    path = save_encoder(encoder, tmp_path / "enc.safetensors", generator_fingerprint(G))
+    loaded = load_encoder(path, G)
+    with torch.no_grad():
+        assert torch.allclose(loaded(images), encoder(images), atol=1e-6)
+    with pytest.raises(CheckpointError, match="trained for another generator"):
+        load_encoder(path, tiny_generator(32, seed=5))
+    (tmp_path / "junk.safetensors").write_bytes(b"not a file")
+    with pytest.raises(CheckpointError):
+        load_encoder(tmp_path / "junk.safetensors", G)
+
+
+def test_inversion_refines_a_given_start_without_the_w_stage(one_thread):
+    G = tiny_generator(32)
+    ws = G.ws_from_seed(4, 1.0)
+    target = G.synthesis(ws, noise_mode="const")
+    stages = []
+    result = invert(G, target, InversionConfig.fast(), progress=lambda s: stages.append(s.stage), start=ws)
+    assert "w" not in stages and stages.count("w+") == InversionConfig.fast().wplus_steps
+    assert result.losses["w+"][0] < 1e-4, "started from the answer"
+    with pytest.raises(DragInputError, match="starting latent"):
+        invert(G, target, InversionConfig.fast(), start=ws[:, :1])
+
+
+def test_train_encoder_command_writes_the_file_beside_the_generator(tiny_path: Path, tmp_path: Path, capsys):
+    from assistant.cli import main as cli_main
+    from draggan_core.encoder import encoder_path_for
+    from stylegan2 import load_generator
+
+    model = tmp_path / "g.safetensors"
+    model.write_bytes(tiny_path.read_bytes())
+    (tmp_path / "g.json").write_bytes(tiny_path.with_suffix(".json").read_bytes())
+    assert cli_main(["train-encoder", "--model", str(model), "--steps", "2", "--batch", "2", "--threads", "1"]) == 0
+    assert "wrote" in capsys.readouterr().err
+    load_encoder(encoder_path_for(model), load_generator(model))
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["train-encoder", "--model", str(model), "--steps", "0"])
+    assert exc.value.code == 2 and "must be above zero" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from draggan_core.errors import DragInputError
 from parsers.errors import AudioError
 from parsers.images import ImageError
 from stylegan2.dataset import DataError
+from stylegan2.distributed import DistributedError
 from stylegan2.errors import CheckpointError
 
 # Each module registers one subcommand; adding a command is adding a name here.
@@ -28,7 +29,7 @@ COMMAND_MODULES = ["info", "sample", "train", "train_encoder", "model_report", "
 USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DataError, DragInputError, FileNotFoundError,
                                                 PermissionError, IsADirectoryError, SessionError, ScriptError,
                                                 EditCommandError, ImageError, PhotoError,
-                                                AudioError)
+                                                AudioError, DistributedError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .batch_rows import BatchRows
+
 POLICIES = ("color", "translation", "cutout")
 
 
@@ -28,22 +30,29 @@ def parse_policy(text: str) -> tuple[str, ...]:
     return parts
 
 
-def color(x: torch.Tensor) -> torch.Tensor:
+def _rows(x: torch.Tensor, rows: BatchRows | None) -> BatchRows:
+    """Per-image random values come from `rows` (this process's share of a larger batch, see
+    `stylegan2.batch_rows`); without it x is the whole batch."""
+    return rows if rows is not None else BatchRows(x.shape[0])
+
+
+def color(x: torch.Tensor, rows: BatchRows | None = None) -> torch.Tensor:
     """Random brightness (+-0.5), saturation (x0..2) and contrast (x0.5..1.5) per image."""
-    n = x.shape[0]
-    x = x + (torch.rand(n, 1, 1, 1, device=x.device, dtype=x.dtype) - 0.5)
+    rows = _rows(x, rows)
+    x = x + (rows.rand(1, 1, 1, device=x.device, dtype=x.dtype) - 0.5)
     mean = x.mean(dim=1, keepdim=True)
-    x = (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, dtype=x.dtype) * 2) + mean
+    x = (x - mean) * (rows.rand(1, 1, 1, device=x.device, dtype=x.dtype) * 2) + mean
     mean = x.mean(dim=[1, 2, 3], keepdim=True)
-    return (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, dtype=x.dtype) + 0.5) + mean
+    return (x - mean) * (rows.rand(1, 1, 1, device=x.device, dtype=x.dtype) + 0.5) + mean
 
 
-def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+def translation(x: torch.Tensor, ratio: float = 0.125, rows: BatchRows | None = None) -> torch.Tensor:
     """Shift each image by up to ratio * size pixels in x and y, filling with zeros."""
     n, _, h, w = x.shape
+    rows = _rows(x, rows)
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-sy, sy + 1, (n, 1, 1), device=x.device)
-    dx = torch.randint(-sx, sx + 1, (n, 1, 1), device=x.device)
+    dy = rows.randint(-sy, sy + 1, 1, 1, device=x.device)
+    dx = rows.randint(-sx, sx + 1, 1, 1, device=x.device)
     ys = torch.arange(h, device=x.device).view(1, h, 1) - dy + 1
     xs = torch.arange(w, device=x.device).view(1, 1, w) - dx + 1
     ys = ys.clamp(0, h + 1).expand(n, h, w)
@@ -54,12 +63,13 @@ def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     return flat.gather(2, index).view_as(x)
 
 
-def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+def cutout(x: torch.Tensor, ratio: float = 0.5, rows: BatchRows | None = None) -> torch.Tensor:
     """Zero one square of ratio * size per image at a random position (may cross the border)."""
-    n, _, h, w = x.shape
+    _, _, h, w = x.shape
+    rows = _rows(x, rows)
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), device=x.device)
-    cx = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), device=x.device)
+    cy = rows.randint(0, h + (1 - ch % 2), 1, 1, device=x.device)
+    cx = rows.randint(0, w + (1 - cw % 2), 1, 1, device=x.device)
     ys = torch.arange(h, device=x.device).view(1, h, 1)
     xs = torch.arange(w, device=x.device).view(1, 1, w)
     inside = (ys >= cy - ch // 2) & (ys < cy - ch // 2 + ch) & (xs >= cx - cw // 2) & (xs < cx - cw // 2 + cw)
@@ -69,7 +79,7 @@ def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
 TRANSFORMS = {"color": color, "translation": translation, "cutout": cutout}
 
 
-def diff_augment(x: torch.Tensor, policy: tuple[str, ...]) -> torch.Tensor:
+def diff_augment(x: torch.Tensor, policy: tuple[str, ...], rows: BatchRows | None = None) -> torch.Tensor:
     for name in policy:
-        x = TRANSFORMS[name](x)
+        x = TRANSFORMS[name](x, rows=rows)
     return x

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .batch_rows import BatchRows
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
@@ -116,12 +118,16 @@ class ImageBank:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def batch(self, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(size, 3, H, W) float in [-1, 1]."""
+    def batch(self, size: int, generator: torch.Generator | None = None, rows: BatchRows | None = None) -> torch.Tensor:
+        """(size, 3, H, W) float in [-1, 1]; with `rows`, only this process's rows of a batch of
+        `size` (indices and flips drawn for the whole batch, see `stylegan2.batch_rows`)."""
         dev = self.images.device
-        idx = torch.randint(len(self), (size,), device=dev, generator=generator)
+        rows = rows if rows is not None else BatchRows(size)
+        if rows.total != size:
+            raise ValueError(f"rows of a batch of {rows.total} asked for in a batch of {size}")
+        idx = rows.randint(0, len(self), device=dev, generator=generator)
         x = self.images[idx].to(torch.float32) / 127.5 - 1
         if self.xflip:
-            flip = torch.rand(size, 1, 1, 1, device=dev, generator=generator) < 0.5
+            flip = rows.rand(1, 1, 1, device=dev, generator=generator) < 0.5
             x = torch.where(flip, x.flip(3), x)
         return x

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .batch_rows import BatchRows
 from .config import GeneratorConfig
 from .ops import ACTIVATION_GAINS, bias_act, modulated_conv2d, normalize_2nd_moment, setup_filter, upsample2d
 
@@ -109,11 +110,12 @@ class SynthesisLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", fused_modconv: bool = True,
-                gain: float = 1.0) -> torch.Tensor:
+                gain: float = 1.0, batch_rows: BatchRows | None = None) -> torch.Tensor:
         styles = self.affine(w)
         noise = None
         if self.use_noise and noise_mode == "random":
-            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
+            rows = batch_rows if batch_rows is not None else BatchRows(x.shape[0])
+            noise = rows.randn(1, self.resolution, self.resolution, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
@@ -159,13 +161,14 @@ class SynthesisBlock(nn.Module):
         self.num_torgb = 1
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, noise_mode: str = "const",
-                fused_modconv: bool = True, rgb: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+                fused_modconv: bool = True, rgb: bool = True,
+                batch_rows: BatchRows | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         w_iter = iter(ws.unbind(dim=1))
         if self.in_channels == 0:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
         else:
-            x = self.conv0(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv)
-        x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv)
+            x = self.conv0(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv, batch_rows=batch_rows)
+        x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv, batch_rows=batch_rows)
         if not rgb:
             return x, None
         if img is not None:
@@ -198,12 +201,14 @@ class SynthesisNetwork(nn.Module):
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", fused_modconv: bool = True,
-                until_block: int | None = None, return_features: bool = False):
+                until_block: int | None = None, return_features: bool = False, batch_rows: BatchRows | None = None):
         """Image from ws (N, num_ws, w_dim).
 
         until_block=k: return only the `x` output of block k (b4 is block 0), computing neither
         later blocks nor any RGB skip image -- what drag optimisation needs every step.
         return_features=True: return (img, [x of every block]) from one pass.
+        batch_rows: when ws are one process's rows of a larger training batch, random noise is
+        drawn for the whole batch and these rows kept (`stylegan2.batch_rows`).
         """
         if ws.ndim != 3 or ws.shape[1] != self.num_ws:
             raise ValueError(f"ws must have shape (N, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}")
@@ -216,7 +221,7 @@ class SynthesisNetwork(nn.Module):
         for idx, block in enumerate(blocks):
             first = 0 if idx == 0 else 2 * idx - 1
             x, img = block(x, img, ws.narrow(1, first, block.num_conv + block.num_torgb), noise_mode=noise_mode,
-                           fused_modconv=fused_modconv, rgb=until_block is None)
+                           fused_modconv=fused_modconv, rgb=until_block is None, batch_rows=batch_rows)
             if until_block == idx:
                 return x
             features.append(x)

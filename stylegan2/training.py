@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -24,6 +25,8 @@ from .augment import diff_augment, parse_policy
 from .config import GeneratorConfig
 from .dataset import ImageBank
 from .discriminator import DiscriminatorConfig
+from .distributed import (broadcast_modules, check_same, context, from_rank0, local_device, mean_over_ranks,
+                          random_state, rank0_flags, rank_rows, sync_gradients)
 from .loading import save_generator
 from .losses import discriminator_loss, generator_loss, lazy_adam_params, mapped_ws, r1_penalty, r1_weight
 from .networks import Generator
@@ -138,11 +141,16 @@ def format_duration(seconds: float) -> str:
 
 
 class Trainer:
-    """One training run. Build it fresh from a config, or from a checkpoint to resume."""
+    """One training run. Build it fresh from a config, or from a checkpoint to resume.
+
+    Under torchrun every process builds one, on the same images; each computes its rows of
+    every batch and `sync_gradients` goes before every optimiser step (`stylegan2.distributed`),
+    so config.batch is always the global batch and a run means the same on any number of
+    processes."""
 
     def __init__(self, config: TrainConfig, images: np.ndarray, state: TrainingState | None = None):
         self.config = config
-        self.device = resolve_device(config.device)
+        self.device = local_device(resolve_device(config.device))
         cuda = self.device.type == "cuda"
         if config.amp not in ("auto", "bf16", "none"):
             raise ValueError(f"amp must be auto, bf16 or none, got {config.amp!r}")
@@ -159,6 +167,9 @@ class Trainer:
         for net in (state.G, state.D, state.G_ema):
             net.to(self.device, memory_format=fmt).train().requires_grad_(False)
         state.G_ema.eval()
+        broadcast_modules(state.G, state.D, state.G_ema)
+        check_same(np.ascontiguousarray(images).data, "training images")
+        self.rows = rank_rows(config.batch, state.D.config.mbstd_group_size)
         self.bank = ImageBank(images, self.device, xflip=config.xflip)
         betas = (config.beta1, config.beta2)
         self.opt_G = torch.optim.Adam(state.G.parameters(), lr=config.lr, betas=betas, eps=1e-8,
@@ -183,8 +194,9 @@ class Trainer:
     @classmethod
     def resume(cls, path: str | Path, images: np.ndarray, overrides: dict[str, Any] | None = None) -> "Trainer":
         """Continue from a checkpoint: its architecture wins; run settings (batch, device, speed
-        features) may be overridden for the new machine."""
-        state = load_training_checkpoint(path)
+        features) may be overridden for the new machine. Under torchrun rank 0 reads the file
+        and hands the state to the others, whose machines need not have it."""
+        state = from_rank0(load_training_checkpoint, path)
         cfg = state.train_config | {k: v for k, v in (overrides or {}).items() if k not in ARCHITECTURE_FIELDS}
         return cls(TrainConfig.from_dict(cfg), images, state)
 
@@ -199,13 +211,17 @@ class Trainer:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _generate(self, batch: int, update_w_avg: bool) -> torch.Tensor:
+        """This process's rows of a batch of `batch` fakes. The mapping runs on the whole batch
+        (a few small matrix products): the latents and style mixing are drawn for all of it, and
+        w_avg moves by the whole batch's mean, the same on every rank."""
         z = torch.randn([batch, self.config.z_dim], device=self.device)
         with torch.autocast(self.device.type, enabled=False):  # w_avg's update mixes dtypes under bf16
             ws = mapped_ws(self.state.G, z, self.config.style_mixing, update_w_avg=update_w_avg)
-        return self.synthesis_fwd(ws, noise_mode="random", fused_modconv=False)
+        return self.synthesis_fwd(self.rows.take(ws), noise_mode="random", fused_modconv=False,
+                                  batch_rows=self.rows)
 
     def _D(self, img: torch.Tensor) -> torch.Tensor:
-        return self.D_fwd(self._images(diff_augment(img, self.policy)))
+        return self.D_fwd(self._images(diff_augment(img, self.policy, self.rows)))
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One G step, one D step and, every r1_interval steps, one R1 step; then the EMA.
@@ -220,6 +236,7 @@ class Trainer:
             loss_G = self.g_loss(self._D(self._generate(cfg.batch, update_w_avg=False)))
         self.opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
+        sync_gradients(G)
         self.opt_G.step()
         G.requires_grad_(False)
         stats["loss_G"] = loss_G.detach()
@@ -227,21 +244,23 @@ class Trainer:
         D.requires_grad_(True)
         with torch.no_grad(), self._autocast():
             fake = self._generate(cfg.batch, update_w_avg=True)
-        real = self.bank.batch(cfg.batch)
+        real = self.bank.batch(cfg.batch, rows=self.rows)
         with self._autocast():
             loss_D = self.d_loss(self._D(real), self._D(fake))
         self.opt_D.zero_grad(set_to_none=True)
         loss_D.backward()
+        sync_gradients(D)
         self.opt_D.step()
         stats["loss_D"] = loss_D.detach()
 
         if cfg.uses_r1 and self.step_index % cfg.r1_interval == 0:
-            real = self.bank.batch(cfg.batch).requires_grad_(True)
+            real = self.bank.batch(cfg.batch, rows=self.rows).requires_grad_(True)
             with self._autocast():
                 logits = self._D(real)
             penalty = r1_penalty(logits, real)
             self.opt_D.zero_grad(set_to_none=True)
             (penalty.mean() * r1_weight(cfg.r1_gamma, cfg.r1_interval)).backward()
+            sync_gradients(D)
             self.opt_D.step()
             stats["r1"] = penalty.detach().mean()
         D.requires_grad_(False)
@@ -293,11 +312,17 @@ class RunLimits:
 def run_training(trainer: Trainer, out_dir: str | Path, limits: RunLimits, stream: TextIO = sys.stderr) -> Path:
     """Train until total_kimg or the time limit, writing `latest.safetensors` (resumable, with
     Adam state), `G_ema.safetensors` (a generator for `sample`/`model-report`), sample grids and
-    `log.jsonl`. Returns the checkpoint path; a KeyboardInterrupt still saves first."""
+    `log.jsonl`. Returns the checkpoint path; a KeyboardInterrupt still saves first.
+
+    Under torchrun only rank 0 writes and prints, and the time limits and progress lines follow
+    rank 0's clock on every rank (`rank0_flags`); the CPU budget is rank 0's process time."""
+    job = context()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "latest.safetensors"
-    log = (out / "log.jsonl").open("a")
+    if job.is_writer:
+        out.mkdir(parents=True, exist_ok=True)
+    log = (out / "log.jsonl").open("a") if job.is_writer else open(os.devnull, "w")
+    stream = stream if job.is_writer else log
     start_nimg = trainer.cur_nimg
     target_nimg = int(limits.total_kimg * 1000)
     t0 = last_ckpt = last_print = time.time()
@@ -310,31 +335,41 @@ def run_training(trainer: Trainer, out_dir: str | Path, limits: RunLimits, strea
         return time.process_time() - cpu0
 
     def checkpoint() -> None:
+        if not job.is_writer:
+            return
         spent_cpu()
         trainer.save(ckpt_path)
         G = copy.deepcopy(trainer.state.G_ema).to("cpu", memory_format=torch.contiguous_format)
         save_generator(G, out / "G_ema.safetensors", {"kimg": f"{trainer.cur_nimg / 1000:.1f}"})
 
+    def grid(kimg: int) -> None:
+        if job.is_writer:
+            save_grid(trainer.state.G_ema, out / f"grid-{kimg:06d}.png", GRID_SEEDS, cols=8)
+
     if trainer.cur_nimg == 0:
-        save_grid(trainer.state.G_ema, out / "grid-000000.png", GRID_SEEDS, cols=8)
+        grid(0)
     try:
         while trainer.cur_nimg < target_nimg:
-            if limits.minutes is not None and time.time() - t0 > limits.minutes * 60:
+            time_up, cpu_up = rank0_flags(limits.minutes is not None and time.time() - t0 > limits.minutes * 60,
+                                          limits.cpu_minutes is not None and spent_cpu() > limits.cpu_minutes * 60)
+            if time_up:
                 print(f"time limit of {limits.minutes:g} min reached", file=stream, flush=True)
                 break
-            if limits.cpu_minutes is not None and spent_cpu() > limits.cpu_minutes * 60:
+            if cpu_up:
                 print(f"CPU budget of {limits.cpu_minutes:g} min reached", file=stream, flush=True)
                 break
             for k, v in trainer.train_step().items():
                 sums.setdefault(k, []).append(v)
             now = time.time()
-            if now - last_print >= limits.progress_seconds or trainer.cur_nimg >= target_nimg:
+            (report,) = rank0_flags(now - last_print >= limits.progress_seconds or trainer.cur_nimg >= target_nimg)
+            if report:
                 _device_sync(trainer.device)
                 rate = (trainer.cur_nimg - start_nimg) / max(now - t0, 1e-9)
                 left = (target_nimg - trainer.cur_nimg) / max(rate, 1e-9)
                 if limits.minutes is not None:
                     left = min(left, limits.minutes * 60 - (now - t0))
-                means = {k: float(torch.stack(v).mean()) for k, v in sums.items()}
+                means = mean_over_ranks({k: torch.stack(v).mean() for k, v in sums.items()})
+                check_same(random_state(trainer.device), "random number generators")
                 spent_cpu()
                 cpu_hours = trainer.state.cpu_seconds / 3600
                 line = (f"kimg {trainer.cur_nimg / 1000:9.1f}/{limits.total_kimg:g}  {rate:7.1f} img/s  "
@@ -342,13 +377,12 @@ def run_training(trainer: Trainer, out_dir: str | Path, limits: RunLimits, strea
                         + "  ".join(f"{k} {v:.3f}" for k, v in means.items()))
                 print(line, file=stream, flush=True)
                 log.write(json.dumps({"kimg": trainer.cur_nimg / 1000, "img_per_s": rate, "time": now,
-                                      "cpu_hours": cpu_hours, **means}) + "\n")
+                                      "cpu_hours": cpu_hours, "world_size": job.world_size, **means}) + "\n")
                 log.flush()
                 sums.clear()
                 last_print = now
             if trainer.cur_nimg / 1000 >= next_grid:
-                save_grid(trainer.state.G_ema, out / f"grid-{int(trainer.cur_nimg / 1000):06d}.png", GRID_SEEDS,
-                          cols=8)
+                grid(int(trainer.cur_nimg / 1000))
                 next_grid += limits.grid_kimg
             if now - last_ckpt >= limits.checkpoint_minutes * 60:
                 checkpoint()

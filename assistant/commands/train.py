@@ -3,19 +3,26 @@
 A GPU session runs it in pieces of at most 10 minutes: `--minutes 9 --resume auto` continues
 from the output folder's `latest.safetensors` every time. `python3 -m assistant.commands.train`
 runs it without the rest of the CLI, whose UI and speech dependencies a bare GPU machine lacks.
+Under `torchrun` it is one job in several processes (docs/training.md): rank 0 decides where to
+resume from and is the only one that writes or prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import torch
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from stylegan2.dataset import DataError, load_images
+from stylegan2.distributed import (DEFAULT_TIMEOUT_S, DistContext, DistributedError, from_rank0, init_from_env,
+                                   shutdown)
 from stylegan2.errors import CheckpointError
-from stylegan2.training import RunLimits, TrainConfig, Trainer, run_training
+from stylegan2.training import RunLimits, TrainConfig, Trainer, resolve_device, run_training
 
 DEFAULTS = TrainConfig()
 
@@ -55,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="torch.compile G's synthesis and D (for GPUs: compiling takes minutes, far longer on CPU)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dist-timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help="under torchrun: seconds a process waits for the others before it gives up")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--grid-kimg", type=float, default=50.0, help="write a sample grid every N kimg")
     p.add_argument("--export-to", default=None,
@@ -72,15 +81,30 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        channels_last=args.channels_last, fused_adam=args.fused_adam, compile=args.compile)
 
 
+def resume_point(resume: str | None, out: str) -> Path | None:
+    """The checkpoint to continue from: `auto` is OUT/latest.safetensors if it exists."""
+    if resume != "auto":
+        return Path(resume) if resume is not None else None
+    latest = Path(out) / "latest.safetensors"
+    return latest if latest.is_file() else None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = config_from_args(args)
-    resume = args.resume
-    if resume == "auto":
-        latest = Path(args.out) / "latest.safetensors"
-        resume = latest if latest.is_file() else None
-    print(f"loading {args.data} ...", file=sys.stderr, flush=True)
+    job = init_from_env(resolve_device(config.device), args.dist_timeout)
+    try:
+        with open(os.devnull, "w") as sink:
+            return _train(args, config, job, sys.stderr if job.is_writer else sink)
+    finally:
+        shutdown()
+
+
+def _train(args: argparse.Namespace, config: TrainConfig, job: DistContext, say: TextIO) -> int:
+    """The run itself; `say` is stderr on rank 0 and a sink on the other ranks."""
+    resume = from_rank0(resume_point, args.resume, args.out)
+    print(f"loading {args.data} ...", file=say, flush=True)
     images = load_images(args.data, config.resolution, args.crop, args.limit)
     if resume is not None:
         overrides = {k: getattr(config, k) for k in ("batch", "device", "amp", "channels_last", "fused_adam",
@@ -88,30 +112,33 @@ def run(args: argparse.Namespace) -> int:
         trainer = Trainer.resume(resume, images, overrides)
         note = "with" if trainer.optimizer_restored else "without"
         print(f"resumed {resume} at {trainer.cur_nimg / 1000:.1f} kimg ({note} optimiser state)",
-              file=sys.stderr, flush=True)
+              file=say, flush=True)
     else:
         trainer = Trainer(config, images)
     G = trainer.state.G
     print(f"{len(images)} images, G {G.num_parameters() / 1e6:.2f} M params, "
           f"D {sum(p.numel() for p in trainer.state.D.parameters()) / 1e6:.2f} M params, "
           f"device {trainer.device}, batch {trainer.config.batch}, bf16 {trainer.amp}, "
-          f"channels_last {trainer.channels_last}, augment {trainer.config.augment}", file=sys.stderr, flush=True)
+          f"channels_last {trainer.channels_last}, augment {trainer.config.augment}", file=say, flush=True)
+    if job.world_size > 1:
+        print(job.describe(trainer.config.batch), file=say, flush=True)
     limits = RunLimits(args.kimg, args.minutes, args.cpu_minutes, args.checkpoint_minutes, args.grid_kimg)
     ckpt = run_training(trainer, args.out, limits)
-    print(f"checkpoint {ckpt} at {trainer.cur_nimg / 1000:.1f} kimg", file=sys.stderr)
-    if args.export_to:
+    print(f"checkpoint {ckpt} at {trainer.cur_nimg / 1000:.1f} kimg", file=say)
+    if args.export_to and job.is_writer:
         gen, train_ckpt = trainer.export(args.export_to)
-        print(f"exported {gen} and {train_ckpt}", file=sys.stderr)
+        print(f"exported {gen} and {train_ckpt}", file=say)
     return 0
 
 
+@record  # under torchrun, a rank's uncaught exception goes into torchrun's summary of the failed job
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m assistant.commands.train")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
     try:
         return args.func(args)
-    except (DataError, CheckpointError) as exc:
+    except (DataError, CheckpointError, DistributedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -39,8 +39,8 @@ class BatchRows:
             raise ValueError(f"rank {self.rank} is outside a world of {self.world_size}")
         if self.total % self.world_size:
             raise ValueError(f"a batch of {self.total} does not split into {self.world_size} equal shares")
-        if self.world_size > 1 and self.size % self.group_size:
-            raise ValueError(f"{self.size} rows per rank do not hold whole groups of {self.group_size}")
+        if self.world_size > 1 and self.size % self.effective_group:
+            raise ValueError(f"{self.size} rows per rank do not hold whole groups of {self.effective_group}")
 
     @property
     def size(self) -> int:
@@ -48,7 +48,7 @@ class BatchRows:
         return self.total // self.world_size
 
     @property
-    def group_size(self) -> int:
+    def effective_group(self) -> int:
         """The group the layer really uses: a batch smaller than `group` is one group."""
         return min(self.group, self.total)
 
@@ -56,10 +56,10 @@ class BatchRows:
         """This rank's rows of a tensor whose first dimension is the global batch."""
         if self.world_size == 1:
             return x
-        cols = self.total // self.group_size
+        cols = self.total // self.effective_group
         per_rank = cols // self.world_size
         start = self.rank * per_rank
-        return x.unflatten(0, (self.group_size, cols))[:, start:start + per_rank].flatten(0, 1)
+        return x.unflatten(0, (self.effective_group, cols))[:, start:start + per_rank].flatten(0, 1)
 
     def randn(self, *size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:

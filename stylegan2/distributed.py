@@ -232,6 +232,14 @@ def from_rank0(fn: Callable[..., T], *args: Any) -> T:
     return result
 
 
+def barrier() -> None:
+    """Wait until every rank gets here (a no-op in one process): timings start and end together."""
+    if not _active():
+        return
+    with _collective(dist.get_rank(), "waiting for the other processes"):
+        dist.barrier()
+
+
 def rank0_flags(*flags: bool) -> tuple[bool, ...]:
     """Rank 0's values of `flags` on every rank: decisions taken from rank 0's clock (stop,
     report progress) must be the same everywhere, or one rank waits in a collective alone."""

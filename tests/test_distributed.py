@@ -115,7 +115,6 @@ def _assert_same_training_state(a, b, what: str) -> None:
 def test_two_processes_with_half_batches_take_the_steps_of_one_process(tmp_path: Path):
     """The same seed gives both runs the same global batches (latents, noise, augmentation, real
     images, flips); the two ranks each compute half and average gradients for G, D and R1."""
-    t0 = time.time()
     run_local(_two_process_run, 2, str(tmp_path))
     two = load_training_checkpoint(tmp_path / "two.safetensors")
 
@@ -131,7 +130,6 @@ def test_two_processes_with_half_batches_take_the_steps_of_one_process(tmp_path:
     single.save(tmp_path / "single-resumed.safetensors")
     _assert_same_training_state(load_training_checkpoint(tmp_path / "single-resumed.safetensors"),
                                 load_training_checkpoint(tmp_path / "two-resumed.safetensors"), "after resume")
-    assert time.time() - t0 < 60
 
 
 def _lost_peer(out: str) -> None:

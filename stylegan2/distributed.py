@@ -18,7 +18,9 @@ same step -- the one a single process with the whole batch takes. Gradients are 
 one flat all-reduce per network and step, as NVIDIA's StyleGAN3 training loop does, rather than
 by wrapping G and D in DistributedDataParallel: the loop alternates networks, switches
 requires_grad on and off and differentiates D's gradient for R1, all of which fight DDP's
-per-backward hooks, and at 64 px one all-reduce of a few MiB per step is cheap.
+per-backward hooks. What that gives up is DDP's overlap of the exchange with the backward
+pass: about 40 MB per step at the default size, cheap between GPUs of one machine
+(docs/training.md has the cost across machines).
 
 Only rank 0 writes (checkpoints, grids, the log) and reads the clock: time limits and progress
 lines are rank 0's decisions, broadcast every step, so no rank ever waits in a collective that
@@ -35,7 +37,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -73,7 +75,7 @@ class DistContext:
                 f"each rank computes {batch // self.world_size} of the {batch} images of a batch")
 
 
-def env_context(environ: dict[str, str] | os._Environ = os.environ) -> DistContext:
+def env_context(environ: Mapping[str, str] = os.environ) -> DistContext:
     """The job's shape from torchrun's variables; without them, one process."""
     try:
         world = int(environ.get("WORLD_SIZE", "1"))
@@ -180,9 +182,12 @@ def sync_gradients(module: nn.Module) -> None:
         return
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     with _collective(dist.get_rank(), "averaging gradients"):
-        _flat_collective(grads, lambda flat: dist.all_reduce(flat))
-    for g in grads:
-        g /= dist.get_world_size()
+        _flat_collective(grads, _all_reduce_mean)
+
+
+def _all_reduce_mean(flat: torch.Tensor) -> None:
+    dist.all_reduce(flat)  # a sum: gloo has no average
+    flat /= dist.get_world_size()
 
 
 @torch.no_grad()
@@ -206,8 +211,8 @@ def _flat_collective(tensors: list[torch.Tensor], op: Callable[[torch.Tensor], A
     for group in groups.values():
         flat = torch.cat([t.flatten() for t in group])
         op(flat)
-        for t, part in zip(group, flat.split([t.numel() for t in group])):
-            t.copy_(part.view(t.shape))
+        parts = flat.split([t.numel() for t in group])
+        torch._foreach_copy_(group, [part.view(t.shape) for t, part in zip(group, parts)])
 
 
 def from_rank0(fn: Callable[..., T], *args: Any) -> T:

@@ -55,19 +55,25 @@ def discriminator_config_from_dict(d: dict) -> DiscriminatorConfig | ProjectedCo
     return ProjectedConfig.from_dict(d) if d.get("kind") == PROJECTED else DiscriminatorConfig.from_dict(d)
 
 
-def _optimizer_tensors(name: str, opt: torch.optim.Optimizer, param_names: dict[int, str]) -> dict[str, torch.Tensor]:
+def _optimizer_tensors(name: str, opt: torch.optim.Optimizer, param_names: dict[int, str],
+                       dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Adam's moments by parameter name. bf16 halves them for the copy in the repository: it keeps
+    fp32's exponent range (fp16 would flush the tiny second moments to zero) and a moment needs
+    only a few significant digits; the step counter stays fp32."""
     out = {}
     for p, st in opt.state.items():
         pname = param_names[id(p)]
         for key, value in st.items():
             if isinstance(value, torch.Tensor):
-                out[f"opt_{name}.{pname}.{key}"] = value.detach().to(torch.float32).cpu()
+                kind = torch.float32 if key == "step" else dtype
+                out[f"opt_{name}.{pname}.{key}"] = value.detach().to(kind).cpu()
     return out
 
 
 def save_training_checkpoint(path: str | Path, state: TrainingState,
                              optimizers: dict[str, tuple[torch.optim.Optimizer, torch.nn.Module]] | None = None,
-                             half: bool = False, g_ema_file: str | Path | None = None) -> Path:
+                             half: bool = False, g_ema_file: str | Path | None = None,
+                             moments_dtype: torch.dtype = torch.float32) -> Path:
     """Write atomically (temp file + rename) so a run killed mid-write keeps its last checkpoint.
 
     g_ema_file: a generator file already holding exactly G_ema (same folder tree); G_ema is
@@ -86,7 +92,7 @@ def save_training_checkpoint(path: str | Path, state: TrainingState,
             tensors[f"{name}.{k}"] = v.contiguous()
     for name, (opt, module) in (optimizers or {}).items():
         names = {id(p): n for n, p in module.named_parameters()}
-        tensors.update(_optimizer_tensors(name, opt, names))
+        tensors.update(_optimizer_tensors(name, opt, names, moments_dtype))
     meta = {
         "format": FORMAT,
         "generator_config": json.dumps(state.G.config.to_dict()),
@@ -171,7 +177,7 @@ def load_training_checkpoint(path: str | Path, device: str | torch.device = "cpu
         if k.startswith("opt_"):
             opt_name, rest = k[4:].split(".", 1)
             pname, key = rest.rsplit(".", 1)
-            optimizers.setdefault(opt_name, {}).setdefault(pname, {})[key] = v
+            optimizers.setdefault(opt_name, {}).setdefault(pname, {})[key] = v.to(torch.float32)
     return TrainingState(nets["G"], nets["D"], nets["G_ema"], cur_nimg, train_config, optimizers, cpu_seconds)
 
 

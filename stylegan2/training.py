@@ -275,22 +275,29 @@ class Trainer:
         opts = {"G": (self.opt_G, self.state.G), "D": (self.opt_D, self.state.D)} if with_optimizer else None
         return save_training_checkpoint(path, self.state, opts, half=half)
 
-    def export(self, weights_dir: str | Path, name: str = "celeba64") -> tuple[Path, Path]:
+    def export(self, weights_dir: str | Path, name: str = "celeba64", ship: bool = True) -> tuple[Path | None, Path]:
         self.state.train_config = self.config.to_dict()
-        return export_weights(self.state, weights_dir, name)
+        opts = {"G": (self.opt_G, self.state.G), "D": (self.opt_D, self.state.D)}
+        return export_weights(self.state, weights_dir, name, opts, ship)
 
 
-def export_weights(state: TrainingState, weights_dir: str | Path, name: str = "celeba64") -> tuple[Path, Path]:
-    """The shipped pair: G_ema as an fp16 generator file, and an fp16 resumable checkpoint
-    (G and D, G_ema by reference to that file, no optimiser state) under `training/` -- what
-    the next training session starts from."""
+def export_weights(state: TrainingState, weights_dir: str | Path, name: str = "celeba64",
+                   optimizers: dict[str, tuple[torch.optim.Optimizer, torch.nn.Module]] | None = None,
+                   ship: bool = True) -> tuple[Path | None, Path]:
+    """What the repository keeps: with `ship`, G_ema as the fp16 generator file users get, and
+    always an fp16 resumable checkpoint under `training/` (G and D, Adam's moments in bf16 when
+    `optimizers` are given) -- what the next training session, on any machine, starts from.
+    A shipped G_ema is stored once, in the generator file, and referenced from the checkpoint;
+    without `ship` (a run that does not beat the shipped model yet) the checkpoint holds it."""
     weights_dir = Path(weights_dir)
-    G = copy.deepcopy(state.G_ema).to("cpu", torch.float16, memory_format=torch.contiguous_format)
-    gen = save_generator(G, weights_dir / f"{name}.safetensors", {"kimg": f"{state.cur_nimg / 1000:.1f}"})
+    gen = None
+    if ship:
+        G = copy.deepcopy(state.G_ema).to("cpu", torch.float16, memory_format=torch.contiguous_format)
+        gen = save_generator(G, weights_dir / f"{name}.safetensors", {"kimg": f"{state.cur_nimg / 1000:.1f}"})
     light = TrainingState(state.G, state.D, state.G_ema, state.cur_nimg, state.train_config,
                           cpu_seconds=state.cpu_seconds)
-    ckpt = save_training_checkpoint(weights_dir / "training" / f"{name}-train.safetensors", light, half=True,
-                                    g_ema_file=gen)
+    ckpt = save_training_checkpoint(weights_dir / "training" / f"{name}-train.safetensors", light, optimizers,
+                                    half=True, g_ema_file=gen, moments_dtype=torch.bfloat16)
     return gen, ckpt
 
 

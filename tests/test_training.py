@@ -226,12 +226,21 @@ def test_train_command_writes_checkpoints_and_resumes(image_folder: Path, tmp_pa
                      "--export-to", str(tmp_path / "weights"), *arch]) == 0
     assert load_training_checkpoint(out / "latest.safetensors").cur_nimg == 16
     exported = load_training_checkpoint(tmp_path / "weights" / "training" / "celeba64-train.safetensors")
-    assert exported.cur_nimg == 16 and exported.optimizers == {}
+    assert exported.cur_nimg == 16 and set(exported.optimizers) == {"G", "D"}
+    compact = tmp_path / "weights" / "training" / "celeba64-train.safetensors"
+    moments = {k: v.dtype for k, v in load_file(str(compact)).items() if k.startswith("opt_")}
+    assert moments and all(d == (torch.float32 if k.endswith(".step") else torch.bfloat16) for k, d in moments.items())
+    assert Trainer.resume(compact, load_images(image_folder, 16)).optimizer_restored
     assert json.loads((tmp_path / "weights" / "celeba64.json").read_text())["img_resolution"] == 16
     stored = load_file(str(tmp_path / "weights" / "training" / "celeba64-train.safetensors"))
     assert not any(k.startswith("G_ema.") for k in stored), "G_ema is stored once, in the generator file"
     shipped = load_generator(tmp_path / "weights" / "celeba64.safetensors")
     assert _state_equal(exported.G_ema, shipped)
+    assert cli_main(["train", str(image_folder), "--out", str(out), "--kimg", "0.016", "--resume", "auto",
+                     "--export-to", str(tmp_path / "unshipped"), "--checkpoint-only", *arch]) == 0
+    assert not (tmp_path / "unshipped" / "celeba64.safetensors").exists()
+    alone = load_training_checkpoint(tmp_path / "unshipped" / "training" / "celeba64-train.safetensors")
+    assert _state_equal(alone.G_ema, shipped, rtol=1e-3)
     save_generator(exported.G, tmp_path / "weights" / "celeba64.safetensors")
     with pytest.raises(CheckpointError, match="not the G_ema this checkpoint was saved with"):
         load_training_checkpoint(tmp_path / "weights" / "training" / "celeba64-train.safetensors")

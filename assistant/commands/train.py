@@ -67,8 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--grid-kimg", type=float, default=50.0, help="write a sample grid every N kimg")
     p.add_argument("--export-to", default=None,
-                   help="at the end also write WEIGHTS_DIR/celeba64.safetensors and an fp16 resumable "
-                        "WEIGHTS_DIR/training/celeba64-train.safetensors")
+                   help="at the end also write WEIGHTS_DIR/celeba64.safetensors and a compact resumable "
+                        "WEIGHTS_DIR/training/celeba64-train.safetensors (fp16 nets, bf16 Adam moments)")
+    p.add_argument("--checkpoint-only", action="store_true",
+                   help="with --export-to: write only the resumable checkpoint (G_ema inside it), leaving the "
+                        "shipped generator alone -- for a run that does not beat it yet")
     p.set_defaults(func=run)
 
 
@@ -126,8 +129,8 @@ def _train(args: argparse.Namespace, config: TrainConfig, job: DistContext, say:
     ckpt = run_training(trainer, args.out, limits)
     print(f"checkpoint {ckpt} at {trainer.cur_nimg / 1000:.1f} kimg", file=say)
     if args.export_to and job.is_writer:
-        gen, train_ckpt = trainer.export(args.export_to)
-        print(f"exported {gen} and {train_ckpt}", file=say)
+        gen, train_ckpt = trainer.export(args.export_to, ship=not args.checkpoint_only)
+        print(f"exported {train_ckpt}" + (f" and {gen}" if gen else ""), file=say)
     return 0
 
 

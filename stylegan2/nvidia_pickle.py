@@ -265,8 +265,35 @@ def _init_kwargs(net: PersistentObject) -> dict:
     return {**dict(zip(names, args)), **kwargs}
 
 
+def _child(obj: PersistentObject, *names: str) -> PersistentObject | None:
+    for name in names:
+        modules = obj.state.get("_modules")
+        obj = modules.get(name) if isinstance(modules, dict) else None
+        if not isinstance(obj, PersistentObject):
+            return None
+    return obj
+
+
+def _with_recorded_defaults(kwargs: dict, net: PersistentObject) -> dict:
+    """A generator's kwargs with `conv_clamp` added from its first synthesis layer when the kwargs
+    leave it out. The default differs between the official codebases (stylegan2-ada-pytorch: no
+    clamping; stylegan3 and DragGAN: 256) and changes the images, so a pickle that kept the
+    default states its value only in the modules it holds."""
+    layer = _child(net, "synthesis", "b4", "conv1")
+    if net.class_name != "Generator" or layer is None or "conv_clamp" not in layer.state:
+        return kwargs
+    recorded = {"conv_clamp": layer.state["conv_clamp"]}
+    nested = kwargs.get("synthesis_kwargs")
+    if isinstance(nested, dict) and nested:
+        return {**kwargs, "synthesis_kwargs": {**recorded, **nested}}
+    return {**recorded, **kwargs}
+
+
 def read_network_pickle(path: str | Path, network: str = "G_ema") -> tuple[dict, dict[str, torch.Tensor]]:
     """Init kwargs and state dict of one network (`G_ema`, `G` or `D`) in an official pickle.
+
+    A generator's kwargs gain the `conv_clamp` its modules recorded when they leave it out
+    (`_with_recorded_defaults`).
 
     Floating tensors come back as float32 whatever their stored precision; integer and bool
     buffers keep their dtype. Every problem is a one-line CheckpointError.
@@ -302,6 +329,6 @@ def read_network_pickle(path: str | Path, network: str = "G_ema") -> tuple[dict,
     try:
         state: dict[str, torch.Tensor] = {}
         _state_dict(net, "", state, set())
-        return _init_kwargs(net), state
+        return _with_recorded_defaults(_init_kwargs(net), net), state
     except _Malformed as exc:
         raise CheckpointError(f"{path}: {network}: {exc}") from None

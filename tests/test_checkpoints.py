@@ -103,3 +103,38 @@ def test_cli_info_and_sample(tmp_path, capsys):
     assert main(["sample", str(path), "--seeds", "0,2", "--mix-seed", "9", "--psi", "1",
                  "-o", str(tmp_path / "dir")]) == 0
     assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["seed00000.png", "seed00002.png"]
+
+
+def test_config_asking_for_huge_layers_is_refused_before_allocating(tmp_path):
+    """Built as the config says, conv1 would be 65536 x 65536 x 63 x 63 floats (66 PB)."""
+    from safetensors.torch import save_file
+
+    G = tiny_generator()
+    config = G.config.to_dict()
+    config["synthesis"].update(channel_base=2**20, channel_max=2**16, kernel_size=63)
+    save_file(G.state_dict(), str(tmp_path / "g.safetensors"), metadata={"generator_config": json.dumps(config)})
+    with pytest.raises(CheckpointError, match="wrong shape"):
+        load_generator(tmp_path / "g.safetensors")
+
+
+@pytest.mark.parametrize("dtype,reason", [(torch.int32, "torch.int32 values, not floating point"),
+                                          (torch.complex64, "torch.complex64 values"), (None, "NaN or infinite")])
+def test_weights_that_are_not_finite_floats_are_refused(tmp_path, dtype, reason):
+    G = tiny_generator()
+    state = dict(G.state_dict())
+    name = "synthesis.b8.conv0.weight"
+    state[name] = state[name].to(dtype) if dtype else state[name].clone().index_fill_(0, torch.tensor([1]), float("nan"))
+    torch.save({"config": G.config.to_dict(), "state_dict": state}, tmp_path / "g.pt")
+    with pytest.raises(CheckpointError, match=f"{name} holds {reason}"):
+        load_generator(tmp_path / "g.pt")
+
+
+def test_messages_are_one_printable_line_whatever_the_file_holds(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    G = tiny_generator()
+    state = {**G.state_dict(), "evil\n\x1b[2Jname" + "x" * 5000: torch.zeros(1)}
+    save_file(state, str(tmp_path / "g.safetensors"), metadata={"generator_config": json.dumps(G.config.to_dict())})
+    assert main(["info", str(tmp_path / "g.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err[:-1].isprintable() and "evil\\n\\x1b[2Jname" in err and len(err) < 600

@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .errors import CheckpointError
+from .errors import CheckpointError, shown
 from .ops import ACTIVATIONS
 
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -30,7 +30,7 @@ GENERATOR_KWARGS = frozenset({"z_dim", "c_dim", "w_dim", "img_resolution", "img_
 
 
 def _invalid(name: str, rule: str, value: Any) -> CheckpointError:
-    return CheckpointError(f"invalid generator config: {name} must be {rule}, got {value!r:.80}")
+    return CheckpointError(f"invalid generator config: {name} must be {rule}, got {shown(value)}")
 
 
 def _int(name: str, value: Any, low: int, high: int) -> None:
@@ -185,7 +185,7 @@ class GeneratorConfig:
         nested = _settings(_nested(d, "synthesis", "synthesis_kwargs"), "synthesis")
         resize = d.pop("resize", None)
         if resize is not None:
-            raise CheckpointError(f"unsupported generator setting resize={resize!r:.40} (DragGAN's resampling of "
+            raise CheckpointError(f"unsupported generator setting resize={shown(resize)} (DragGAN's resampling of "
                                   "every image to another size); only resize=None is supported")
         flat = {k: d.pop(k) for k in list(d) if k not in GENERATOR_KWARGS}
         # DragGAN's Generator uses flat synthesis kwargs only when `synthesis_kwargs` is empty and

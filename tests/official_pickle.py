@@ -11,6 +11,7 @@ stand-ins are enough; they exist only while a pickle is being written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import pickle
 import sys
 import types
@@ -66,31 +67,69 @@ def _easy(value: Any, easy_dict: type) -> Any:
     return value
 
 
-class _Persistent:
-    """Pickles one module (and its children) the way `torch_utils.persistence` does."""
+class Call:
+    """Pickles as `fn(*args)`: writes any global call into a pickle, as an attacker (or a crafted
+    tensor record) would."""
 
-    def __init__(self, module: torch.nn.Module, kwargs: dict, names: types.SimpleNamespace):
-        self.module, self.kwargs, self.names = module, kwargs, names
+    def __init__(self, fn: Any, *args: Any):
+        self.fn, self.args = fn, args
 
     def __reduce__(self):
-        m = self.module
+        return self.fn, self.args
+
+
+@dataclasses.dataclass(frozen=True)
+class _Writer:
+    names: types.SimpleNamespace
+    module_src: str
+    replace: dict[str, Any]
+    persistent: dict[int, "_Persistent"] = dataclasses.field(default_factory=dict)
+
+    def wrap(self, module: torch.nn.Module, prefix: str) -> "_Persistent":
+        """One record per module object, so a module placed twice is pickled once and referenced."""
+        if id(module) not in self.persistent:
+            self.persistent[id(module)] = _Persistent(module, {}, self, prefix)
+        return self.persistent[id(module)]
+
+
+class _Persistent:
+    """Pickles one module (and its children) the way `torch_utils.persistence` does. Entries of
+    `writer.replace`, keyed by dotted path (`synthesis.b4.conv1.weight`, `synthesis.b8`,
+    `synthesis.b4.conv1.conv_clamp`), are written instead of that parameter, buffer, child module
+    or attribute; a replacement module is written as a persistent module too."""
+
+    def __init__(self, module: torch.nn.Module, kwargs: dict, writer: _Writer, prefix: str = ""):
+        self.module, self.kwargs, self.writer, self.prefix = module, kwargs, writer, prefix
+
+    def _entries(self, entries: dict) -> OrderedDict:
+        out = OrderedDict()
+        for k, v in entries.items():
+            v = self.writer.replace.get(f"{self.prefix}{k}", v)
+            out[k] = self.writer.wrap(v, f"{self.prefix}{k}.") if isinstance(v, torch.nn.Module) else v
+        return out
+
+    def __reduce__(self):
+        m, w = self.module, self.writer
         attrs = {k: np.float64(v) if isinstance(v, float) else v for k, v in vars(m).items()
                  if not k.startswith("_") and isinstance(v, (bool, int, float, str, type(None)))}
-        state = {"training": False, "_parameters": OrderedDict(m._parameters), "_buffers": OrderedDict(m._buffers),
-                 "_non_persistent_buffers_set": set(),
-                 "_modules": OrderedDict((k, _Persistent(v, {}, self.names)) for k, v in m._modules.items()),
+        children = dict(m._modules)
+        state = {"training": False, "_parameters": self._entries(m._parameters), "_buffers": self._entries(m._buffers),
+                 "_non_persistent_buffers_set": set(), "_modules": self._entries(children),
                  **{k: OrderedDict() for k in _HOOK_DICTS},
-                 "_init_args": (), "_init_kwargs": _easy(self.kwargs, self.names.EasyDict), **attrs}
-        meta = {"type": "class", "version": 6, "module_src": "# the network's source would be here\n",
-                "class_name": type(m).__name__, "state": state}
-        return self.names.reconstruct, (meta,)
+                 "_init_args": (), "_init_kwargs": _easy(self.kwargs, w.names.EasyDict), **self._entries(attrs)}
+        meta = {"type": "class", "version": 6, "module_src": w.module_src, "class_name": type(m).__name__,
+                "state": state}
+        return w.names.reconstruct, (meta,)
 
 
-def network_pickle_bytes(G: torch.nn.Module, kwargs: dict, protocol: int = 4) -> bytes:
+def network_pickle_bytes(G: torch.nn.Module, kwargs: Any, protocol: int = 4,
+                         module_src: str = "# the network's source would be here\n",
+                         replace: dict[str, Any] | None = None) -> bytes:
     """A snapshot holding `G` as `G_ema`, with `kwargs` as the generator's recorded init kwargs."""
     G = G.eval().requires_grad_(False)
     with official_globals() as names:
-        snapshot = {"G_ema": _Persistent(G, kwargs, names), "augment_pipe": None, "training_set_kwargs": None}
+        writer = _Writer(names, module_src, replace or {})
+        snapshot = {"G_ema": _Persistent(G, kwargs, writer), "augment_pipe": None, "training_set_kwargs": None}
         return pickle.dumps(snapshot, protocol=protocol)
 
 

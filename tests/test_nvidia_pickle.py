@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import types
@@ -25,21 +26,12 @@ from assistant.cli import main
 from stylegan2 import CheckpointError, Generator, GeneratorConfig, load_generator
 from stylegan2.nvidia_pickle import read_network_pickle
 from tests.conftest import FIXTURES, SHARED, variant_generator
-from tests.official_pickle import write_network_pickle
+from tests.hostile_pickles import deep_list, substituted
+from tests.official_pickle import Call, network_pickle_bytes, write_network_pickle
 
 PICKLE_DIR = SHARED / "fixtures" / "nvidia_pickle_small"
 GENUINE = PICKLE_DIR / "network-snapshot.pkl"
 needs_genuine = pytest.mark.skipif(not GENUINE.is_file(), reason=f"{GENUINE} is not present")
-
-
-class Call:
-    """Pickles as `fn(*args)`: writes any global call into a pickle, as an attacker would."""
-
-    def __init__(self, fn, *args):
-        self.fn, self.args = fn, args
-
-    def __reduce__(self):
-        return self.fn, self.args
 
 
 @pytest.fixture()
@@ -413,3 +405,67 @@ def test_refusals_of_known_unsupported_files_say_what_they_are(tmp_path, reconst
     stylegan3_layer = network(reconstruct, "SynthesisLayer", in_size=np.array([36, 36]))
     with pytest.raises(CheckpointError, match=r"refused global 'numpy\.(_)?core\.multiarray\._reconstruct' .*GAN3"):
         read_network_pickle(write(tmp_path, {"G_ema": stylegan3_layer}))
+
+
+# --- what the checkpoint fuzzer found (tests/test_checkpoint_fuzz.py) ---------------------------
+
+def test_a_corrupt_memo_index_allocates_nothing(tmp_path):
+    """The C unpickler sizes its memo array by the largest PUT index in the file: 2**24 here
+    (a flipped byte) cost it 256 MB; up to 2**32 can be written."""
+    import tracemalloc
+
+    path = tmp_path / "memo.pkl"
+    path.write_bytes(b"\x80\x04}r\x00\x00\x00\x01.")  # EMPTY_DICT, LONG_BINPUT 2**24, STOP
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="not an NVIDIA network pickle"):
+            read_network_pickle(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
+
+
+def test_modules_nested_past_the_stack_are_refused(tmp_path, reconstruct):
+    leaf = network(reconstruct, "FullyConnectedLayer", params={"weight": param(torch.ones(1))})
+    for _ in range(1500):
+        leaf = network(reconstruct, "Module", modules={"m": leaf})
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # for pickle.dumps of the chain; reading must not need it
+    try:
+        path = write(tmp_path, {"G_ema": network(reconstruct, "Generator", modules={"m": leaf})})
+    finally:
+        sys.setrecursionlimit(limit)
+    with pytest.raises(CheckpointError, match="nested deeper than 32 levels"):
+        read_network_pickle(path)
+
+
+def test_parameter_names_that_are_not_strings_are_refused(tmp_path, reconstruct):
+    path = write(tmp_path, {"G_ema": network(reconstruct, "Generator", params={1: param(torch.ones(1))})})
+    with pytest.raises(CheckpointError, match="is not a torch module"):
+        read_network_pickle(path)
+
+
+@pytest.mark.parametrize("value,shown", [("deep", r"\[\[\[\[\.\.\.\]\]\]\]"), ("huge", "an integer of 16610 bits")])
+def test_kwargs_values_past_recursion_and_digit_limits_are_named_briefly(tmp_path, capsys, value, shown):
+    """repr() of such values raises RecursionError or ValueError; messages quote them safely."""
+    G = Generator(GeneratorConfig.from_dict(STYLEGAN3_SNAPSHOT_KWARGS))
+    num_layers = "\0here\0" if value == "deep" else 10**5000
+    kwargs = {**STYLEGAN3_SNAPSHOT_KWARGS, "mapping_kwargs": {"num_layers": num_layers}}
+    path = write_network_pickle(tmp_path / "net.pkl", G, kwargs, protocol=3)
+    if value == "deep":
+        path.write_bytes(substituted(path.read_bytes(), "\0here\0", deep_list(5000)))
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(f"num_layers must be an integer in 1..64, got <?{shown}", err)
+
+
+def test_tensors_that_overlap_in_memory_are_refused(tmp_path):
+    """A corrupt stride that stays inside its storage would load a silently different weight."""
+    G = Generator(GeneratorConfig.from_dict(STYLEGAN3_SNAPSHOT_KWARGS))
+    overlapping = Call(torch._utils._rebuild_tensor_v2, torch.randn(256)._typed_storage(), 0, (16, 16), (1, 0),
+                       False, OrderedDict())
+    path = tmp_path / "net.pkl"
+    path.write_bytes(network_pickle_bytes(G, STYLEGAN3_SNAPSHOT_KWARGS, replace={"mapping.fc0.weight": overlapping}))
+    with pytest.raises(CheckpointError, match="mapping.fc0.weight holds elements that overlap in memory"):
+        load_generator(path)

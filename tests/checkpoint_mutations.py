@@ -226,15 +226,13 @@ def byte_damage(corpus: Corpus, base_name: str, kind: str, rng: random.Random) -
 
 # --- structural changes --------------------------------------------------------------------------
 
-def _with(state: dict[str, torch.Tensor], **changes: torch.Tensor | None) -> dict[str, torch.Tensor]:
-    """`state` with tensors replaced (or dropped, for None); names use `__` for dots."""
+def _replaced(state: dict[str, torch.Tensor], name: str, value: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """`state` with one tensor replaced, or dropped for None."""
     out = dict(state)
-    for key, value in changes.items():
-        name = key.replace("__", ".")
-        if value is None:
-            del out[name]
-        else:
-            out[name] = value
+    if value is None:
+        del out[name]
+    else:
+        out[name] = value
     return out
 
 
@@ -263,11 +261,6 @@ def _header_edit(corpus: Corpus, edit: Callable[[dict], Any]) -> bytes:
     return _st_join(edit(header), body)
 
 
-def _set(d: dict, key: str, value: Any) -> dict:
-    d[key] = value
-    return d
-
-
 def safetensors_structure(corpus: Corpus) -> Iterator[tuple[str, bytes, dict | None]]:
     s, cfg = corpus.state, corpus.G.config.to_dict()
     a, b = _same_shape_pair(s)
@@ -284,14 +277,14 @@ def safetensors_structure(corpus: Corpus) -> Iterator[tuple[str, bytes, dict | N
     yield "dtype: I32 label on float bytes", _header_edit(corpus, entry(a, dtype="I32")), None
     yield "dtype: F16 label on float bytes", _header_edit(corpus, entry(a, dtype="F16")), None
     for dtype in (torch.float16, torch.bfloat16, torch.float64):
-        changed = _with(s, **{a.replace(".", "__"): s[a].to(dtype)})
-        yield f"dtype: stored as {dtype}", _safetensors(changed, cfg), _with(s, **{a.replace(".", "__"): s[a].to(dtype).float()})
+        changed = _replaced(s, a, s[a].to(dtype))
+        yield f"dtype: stored as {dtype}", _safetensors(changed, cfg), _replaced(s, a, s[a].to(dtype).float())
     yield "offsets: swapped between equal tensors", _header_edit(corpus, lambda h: {
         **h, a: {**h[a], "data_offsets": h[b]["data_offsets"]}, b: {**h[b], "data_offsets": h[a]["data_offsets"]}}), \
         _swapped(s, a, b)
     yield "offsets: past the end", _header_edit(corpus, entry(a, data_offsets=[0, 10**9])), None
     yield "names: renamed", _header_edit(corpus, lambda h: {("x" + k if k == a else k): v for k, v in h.items()}), None
-    yield "names: one dropped", _safetensors(_with(s, **{a.replace(".", "__"): None}), cfg), None
+    yield "names: one dropped", _safetensors(_replaced(s, a, None), cfg), None
     yield "names: one added", _safetensors({**s, "synthesis.b16.const": torch.zeros(2)}, cfg), None
     yield "names: with control characters", _safetensors({**s, "a\n\x1b[2Jb": torch.zeros(1)}, cfg), None
     yield "metadata: no config", safetensors_bytes(dict(s)), None
@@ -302,10 +295,10 @@ def safetensors_structure(corpus: Corpus) -> Iterator[tuple[str, bytes, dict | N
     yield "metadata: config with a 5000-digit integer", safetensors_bytes(
         dict(s), metadata={"generator_config": json.dumps({**cfg, "z_dim": PLACEHOLDER}).replace(
             json.dumps(PLACEHOLDER), "9" * 5000)}), None
-    yield "metadata: not strings", _header_edit(corpus, lambda h: _set(h, "__metadata__", {"generator_config": 1})), None
+    yield "metadata: not strings", _header_edit(corpus, lambda h: {**h, "__metadata__": {"generator_config": 1}}), None
     yield "header: a JSON list", _header_edit(corpus, lambda h: [h]), None
     yield "header: nested past the recursion limit", _st_join(None, b"", "[" * DEEP + "]" * DEEP), None
-    header, body = _st_split(corpus.bases["safetensors"].data)
+    header, _ = _st_split(corpus.bases["safetensors"].data)
     yield "header: length past the end", struct.pack("<Q", 2**62) + corpus.bases["safetensors"].data[8:], None
     yield "header: length zero", struct.pack("<Q", 0) + corpus.bases["safetensors"].data[8:], None
     yield "header: length cuts the JSON", struct.pack("<Q", 7) + corpus.bases["safetensors"].data[8:], None
@@ -326,7 +319,6 @@ def _rezip(data: bytes, edit: Callable[[bytes], bytes]) -> bytes:
 def torch_structure(corpus: Corpus) -> Iterator[tuple[str, bytes, dict | None]]:
     s, cfg = corpus.state, corpus.G.config.to_dict()
     a, b = _same_shape_pair(s)
-    key = a.replace(".", "__")
     square = "mapping.fc0.weight"
     sparse = s[square].to_sparse()
 
@@ -335,25 +327,25 @@ def torch_structure(corpus: Corpus) -> Iterator[tuple[str, bytes, dict | None]]:
 
     for legacy in (False, True):
         tag = " (legacy format)" if legacy else ""
-        yield f"shape: reshaped{tag}", saved(_with(s, **{key: s[a].reshape(-1)}), legacy=legacy), None
+        yield f"shape: reshaped{tag}", saved(_replaced(s, a, s[a].reshape(-1)), legacy=legacy), None
         yield f"shape: tensors swapped{tag}", saved(_swapped(s, a, b), legacy=legacy), _swapped(s, a, b)
-        yield f"dtype: float16{tag}", saved(_with(s, **{key: s[a].half()}), legacy=legacy), \
-            _with(s, **{key: s[a].half().float()})
+        yield f"dtype: float16{tag}", saved(_replaced(s, a, s[a].half()), legacy=legacy), \
+            _replaced(s, a, s[a].half().float())
     yield "shape: different shapes swapped", saved(_swapped(s, square, "synthesis.b4.const")), None
-    yield "dtype: bfloat16", saved(_with(s, **{key: s[a].bfloat16()})), _with(s, **{key: s[a].bfloat16().float()})
-    yield "dtype: float64", saved(_with(s, **{key: s[a].double()})), _with(s, **{key: s[a].double().float()})
+    yield "dtype: bfloat16", saved(_replaced(s, a, s[a].bfloat16())), _replaced(s, a, s[a].bfloat16().float())
+    yield "dtype: float64", saved(_replaced(s, a, s[a].double())), _replaced(s, a, s[a].double().float())
     for dtype in (torch.int32, torch.int64, torch.uint8, torch.bool, torch.complex64):
-        yield f"dtype: {dtype}", saved(_with(s, **{key: s[a].to(dtype)})), None
+        yield f"dtype: {dtype}", saved(_replaced(s, a, s[a].to(dtype))), None
     yield "layout: transposed strides, same values", saved({**s, square: s[square].t().contiguous().t()}), s
     yield "layout: overlapping strides (expand)", saved({**s, square: s[square][:1].expand(8, 8)}), None
     yield "layout: sparse", saved({**s, square: sparse}), None
     yield "layout: meta device", saved({**s, square: torch.empty(8, 8, device="meta")}), None
-    yield "dtype: float8_e4m3fn", saved(_with(s, **{key: s[a].to(torch.float8_e4m3fn)})), \
-        _with(s, **{key: s[a].to(torch.float8_e4m3fn).float()})
+    yield "dtype: float8_e4m3fn", saved(_replaced(s, a, s[a].to(torch.float8_e4m3fn))), \
+        _replaced(s, a, s[a].to(torch.float8_e4m3fn).float())
     yield "parameter with requires_grad", saved({**s, square: torch.nn.Parameter(s[square].clone())}), s
     for value in (1, "w", None, [s[a]], {"a": s[a]}):
         yield f"value: {type(value).__name__} instead of a tensor", saved({**s, a: value}), None
-    yield "names: one dropped", saved(_with(s, **{key: None})), None
+    yield "names: one dropped", saved(_replaced(s, a, None)), None
     yield "names: one added", saved({**s, "synthesis.b16.const": torch.zeros(2)}), None
     yield "names: not strings", saved({**s, 7: torch.zeros(1)}), None
     yield "top level: a list", _torch_bytes([s]), None
@@ -443,7 +435,8 @@ def pickle_structure(corpus: Corpus) -> Iterator[tuple[str, bytes, dict | None]]
         (8, 8), (8, 1), pid=lambda st: ("storage", st, "k0", "cpu", -1, None)), None
     yield "storage: huge element count", record(
         (8, 8), (8, 1), pid=lambda st: ("storage", st, "k0", "cpu", 2**62, None)), None
-    yield "storage: key not declared", record((8, 8), (8, 1), pid=lambda st: ("storage", st, "k1", "cpu", 64, None)), None
+    yield "storage: key not declared", record(
+        (8, 8), (8, 1), pid=lambda st: ("storage", st, "k1", "cpu", 64, None)), None
     yield "storage: on cuda:0", record((8, 8), (8, 1), pid=lambda st: ("storage", st, "k0", "cuda:0", 64, None)), s
     yield "storage: not bytes", written({name: _tensor_record(Call(torch.storage._load_from_bytes, "x"), 0, (8, 8),
                                                                (8, 1))}), None
@@ -451,7 +444,8 @@ def pickle_structure(corpus: Corpus) -> Iterator[tuple[str, bytes, dict | None]]
         yield f"tree: {type(value).__name__} as a parameter", written({name: value}), None
     yield "tree: module missing", written({"synthesis.b8": None}), None
     yield "tree: dict as a module", written({"synthesis.b8": {"conv0": 1}}), None
-    yield "tree: a block's torgb copied into another", written({"synthesis.b8.torgb": copy.deepcopy(G.synthesis.b4.torgb)}), \
+    copied_torgb = written({"synthesis.b8.torgb": copy.deepcopy(G.synthesis.b4.torgb)})
+    yield "tree: a block's torgb copied into another", copied_torgb, \
         {**s, **{k.replace("b4.", "b8.", 1): v for k, v in s.items() if k.startswith("synthesis.b4.torgb.")}}
     yield "tree: one module in two places", written({"synthesis.b8.torgb": G.synthesis.b4.torgb,
                                                      "synthesis.b4.torgb": G.synthesis.b4.torgb}), None

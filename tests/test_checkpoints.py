@@ -123,7 +123,8 @@ def test_weights_that_are_not_finite_floats_are_refused(tmp_path, dtype, reason)
     G = tiny_generator()
     state = dict(G.state_dict())
     name = "synthesis.b8.conv0.weight"
-    state[name] = state[name].to(dtype) if dtype else state[name].clone().index_fill_(0, torch.tensor([1]), float("nan"))
+    nan = state[name].clone().index_fill_(0, torch.tensor([1]), float("nan"))
+    state[name] = state[name].to(dtype) if dtype else nan
     torch.save({"config": G.config.to_dict(), "state_dict": state}, tmp_path / "g.pt")
     with pytest.raises(CheckpointError, match=f"{name} holds {reason}"):
         load_generator(tmp_path / "g.pt")

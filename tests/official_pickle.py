@@ -112,9 +112,8 @@ class _Persistent:
         m, w = self.module, self.writer
         attrs = {k: np.float64(v) if isinstance(v, float) else v for k, v in vars(m).items()
                  if not k.startswith("_") and isinstance(v, (bool, int, float, str, type(None)))}
-        children = dict(m._modules)
         state = {"training": False, "_parameters": self._entries(m._parameters), "_buffers": self._entries(m._buffers),
-                 "_non_persistent_buffers_set": set(), "_modules": self._entries(children),
+                 "_non_persistent_buffers_set": set(), "_modules": self._entries(m._modules),
                  **{k: OrderedDict() for k in _HOOK_DICTS},
                  "_init_args": (), "_init_kwargs": _easy(self.kwargs, w.names.EasyDict), **self._entries(attrs)}
         meta = {"type": "class", "version": 6, "module_src": w.module_src, "class_name": type(m).__name__,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from stylegan2 import Generator
-from stylegan2.networks import SynthesisLayer
+from stylegan2.networks import SynthesisBlock, SynthesisLayer
 from stylegan2.ops import bias_act, modulated_conv2d
 
 UP_MARGIN = 2  # input pixels of context the upsampling conv needs on each side
@@ -56,6 +56,15 @@ class Window:
         return x[:, :, self.top - origin.top:self.bottom - origin.top, self.left - origin.left:self.right - origin.left]
 
 
+def _local(block: SynthesisBlock) -> bool:
+    """Whether the margins above hold for this block: 3x3 convs, a 4-tap (4x4) upsampling filter
+    and no resnet skip, which is every official generator. Blocks built otherwise (a network
+    pickle may ask for any kernel, filter or architecture) are synthesised in full."""
+    return (block.in_channels != 0 and block.architecture != "resnet"
+            and block.conv0.weight.shape[-2:] == block.conv1.weight.shape[-2:] == (3, 3)
+            and block.conv0.resample_filter.shape == (4, 4))
+
+
 def _layer(layer: SynthesisLayer, x: torch.Tensor, w: torch.Tensor, out: Window) -> torch.Tensor:
     """`SynthesisLayer.forward` (noise_mode="const") on a window: `out` is where its output lies."""
     styles = layer.affine(w)
@@ -88,7 +97,8 @@ class WindowedSynthesis:
         blk = self.blocks[k]
         res = blk.resolution
         mid = win.grow(1, res)  # conv1 (3x3) needs one more pixel of conv0's output
-        if k == 0 or res <= MIN_WINDOW_RESOLUTION or k in self._full or mid.area >= FULL_AREA_FRACTION * res * res:
+        if (not _local(blk) or res <= MIN_WINDOW_RESOLUTION or k in self._full
+                or mid.area >= FULL_AREA_FRACTION * res * res):
             return win.crop(self.full(k), Window(0, res, 0, res))
         below = mid.halve(UP_MARGIN, res // 2)
         x = self.window(below, k - 1)

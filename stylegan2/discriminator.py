@@ -15,8 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .networks import RESAMPLE_TAPS, FullyConnectedLayer
-from .ops import ACTIVATION_GAINS, bias_act, conv2d_resample, setup_filter
+from .networks import Conv2dLayer, FullyConnectedLayer
 
 
 @dataclass(frozen=True)
@@ -38,28 +37,6 @@ class DiscriminatorConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DiscriminatorConfig":
         return cls(**d)
-
-
-class Conv2dLayer(nn.Module):
-    """Equalised-learning-rate conv with optional FIR down-sampling (the D only goes down)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
-                 activation: str = "linear", down: int = 1, conv_clamp: float | None = None):
-        super().__init__()
-        self.activation, self.down, self.conv_clamp = activation, down, conv_clamp
-        self.padding = kernel_size // 2
-        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.act_gain = ACTIVATION_GAINS[activation]
-        self.register_buffer("resample_filter", setup_filter(RESAMPLE_TAPS))
-        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
-        self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
-
-    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        w = (self.weight * self.weight_gain).to(x.dtype)
-        b = self.bias.to(x.dtype) if self.bias is not None else None
-        x = conv2d_resample(x, w, f=self.resample_filter, down=self.down, padding=self.padding)
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
 
 
 class DiscriminatorBlock(nn.Module):

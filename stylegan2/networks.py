@@ -16,9 +16,11 @@ from torch import nn
 
 from .batch_rows import BatchRows
 from .config import GeneratorConfig
-from .ops import ACTIVATION_GAINS, bias_act, modulated_conv2d, normalize_2nd_moment, setup_filter, upsample2d
+from .ops import (ACTIVATION_GAINS, bias_act, conv2d_resample, modulated_conv2d, normalize_2nd_moment,
+                  setup_filter, upsample2d)
 
 RESAMPLE_TAPS = (1, 3, 3, 1)
+Taps = float | tuple | list
 
 
 class FullyConnectedLayer(nn.Module):
@@ -91,11 +93,37 @@ class MappingNetwork(nn.Module):
         return x
 
 
+class Conv2dLayer(nn.Module):
+    """Equalised-learning-rate conv with optional FIR up- or down-sampling: D's layers and the
+    1x1 skip of a resnet generator block."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
+                 activation: str = "linear", up: int = 1, down: int = 1,
+                 resample_filter: Taps = RESAMPLE_TAPS, conv_clamp: float | None = None):
+        super().__init__()
+        self.activation, self.up, self.down, self.conv_clamp = activation, up, down, conv_clamp
+        self.padding = kernel_size // 2
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.act_gain = ACTIVATION_GAINS[activation]
+        self.register_buffer("resample_filter", setup_filter(resample_filter))
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+        self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
+
+    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        w = (self.weight * self.weight_gain).to(x.dtype)
+        b = self.bias.to(x.dtype) if self.bias is not None else None
+        x = conv2d_resample(x, w, f=self.resample_filter, up=self.up, down=self.down, padding=self.padding,
+                            flip_weight=(self.up == 1))
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+
+
 class SynthesisLayer(nn.Module):
-    """Modulated 3x3 conv + per-pixel noise + bias + lrelu; optionally 2x upsampling."""
+    """Modulated conv + per-pixel noise + bias + activation; optionally 2x upsampling."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, kernel_size: int = 3,
-                 up: int = 1, use_noise: bool = True, activation: str = "lrelu", conv_clamp: float | None = None):
+                 up: int = 1, use_noise: bool = True, activation: str = "lrelu",
+                 resample_filter: Taps = RESAMPLE_TAPS, conv_clamp: float | None = None):
         super().__init__()
         self.resolution, self.up, self.use_noise = resolution, up, use_noise
         self.activation, self.conv_clamp = activation, conv_clamp
@@ -103,7 +131,7 @@ class SynthesisLayer(nn.Module):
         self.act_gain = ACTIVATION_GAINS[activation]
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
         self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
-        self.register_buffer("resample_filter", setup_filter(RESAMPLE_TAPS))
+        self.register_buffer("resample_filter", setup_filter(resample_filter))
         if use_noise:
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = nn.Parameter(torch.zeros([]))
@@ -142,46 +170,66 @@ class ToRGBLayer(nn.Module):
 
 
 class SynthesisBlock(nn.Module):
-    """One resolution: (const | upsampling conv0) -> conv1 -> torgb added to the upsampled skip image."""
+    """One resolution: (const | upsampling conv0) -> conv1, and the RGB image.
+
+    architecture "skip" (every official G): each block's torgb is added to the upsampled image
+    of the block before. "orig": only the last block has a torgb. "resnet": like "orig", and the
+    block's output is a 1x1 upsampling skip of its input plus conv1, both scaled by sqrt(1/2).
+    conv0 and the image upsampling use `resample_filter`; conv1 (which never resamples) keeps
+    the default taps in its buffer, as the official block builds it."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
-                 is_last: bool, use_fp16: bool = False, conv_clamp: float | None = None):
+                 is_last: bool, architecture: str = "skip", resample_filter: Taps = RESAMPLE_TAPS,
+                 use_fp16: bool = False, conv_clamp: float | None = None, **layer_kwargs):
         super().__init__()
         self.in_channels, self.resolution, self.is_last, self.use_fp16 = in_channels, resolution, is_last, use_fp16
-        self.register_buffer("resample_filter", setup_filter(RESAMPLE_TAPS))
+        self.architecture = architecture
+        self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.num_conv = 0
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2, conv_clamp=conv_clamp)
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2,
+                                        resample_filter=resample_filter, conv_clamp=conv_clamp, **layer_kwargs)
             self.num_conv += 1
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, conv_clamp=conv_clamp)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, conv_clamp=conv_clamp,
+                                    **layer_kwargs)
         self.num_conv += 1
-        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
-        self.num_torgb = 1
+        self.num_torgb = 0
+        if is_last or architecture == "skip":
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
+            self.num_torgb = 1
+        if in_channels != 0 and architecture == "resnet":
+            self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
+                                    resample_filter=resample_filter)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, noise_mode: str = "const",
                 fused_modconv: bool = True, rgb: bool = True,
                 batch_rows: BatchRows | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         w_iter = iter(ws.unbind(dim=1))
+        conv = dict(noise_mode=noise_mode, fused_modconv=fused_modconv, batch_rows=batch_rows)
         if self.in_channels == 0:
-            x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.conv1(self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1]), next(w_iter), **conv)
+        elif self.architecture == "resnet":
+            y = self.skip(x, gain=math.sqrt(0.5))
+            x = self.conv0(x, next(w_iter), **conv)
+            x = y + self.conv1(x, next(w_iter), gain=math.sqrt(0.5), **conv)
         else:
-            x = self.conv0(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv, batch_rows=batch_rows)
-        x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv, batch_rows=batch_rows)
+            x = self.conv0(x, next(w_iter), **conv)
+            x = self.conv1(x, next(w_iter), **conv)
         if not rgb:
             return x, None
         if img is not None:
             img = upsample2d(img, self.resample_filter)
-        y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv).to(torch.float32)
-        img = img + y if img is not None else y
+        if self.num_torgb:
+            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv).to(torch.float32)
+            img = img + y if img is not None else y
         return x, img
 
 
 class SynthesisNetwork(nn.Module):
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768,
-                 channel_max: int = 512, num_fp16_res: int = 4, conv_clamp: float | None = None,
-                 architecture: str = "skip"):
+                 channel_max: int = 512, num_fp16_res: int = 4, **block_kwargs):
         super().__init__()
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.block_resolutions = [2**i for i in range(2, int(math.log2(img_resolution)) + 1)]
@@ -191,7 +239,7 @@ class SynthesisNetwork(nn.Module):
         for res in self.block_resolutions:
             block = SynthesisBlock(channels[res // 2] if res > 4 else 0, channels[res], w_dim, res, img_channels,
                                    is_last=(res == img_resolution), use_fp16=(res >= fp16_resolution),
-                                   conv_clamp=conv_clamp)
+                                   **block_kwargs)
             self.num_ws += block.num_conv
             setattr(self, f"b{res}", block)
         self.num_ws += 1
@@ -234,10 +282,8 @@ class Generator(nn.Module):
         self.config = config
         self.z_dim, self.c_dim, self.w_dim = config.z_dim, config.c_dim, config.w_dim
         self.img_resolution, self.img_channels = config.img_resolution, config.img_channels
-        syn = config.synthesis
         self.synthesis = SynthesisNetwork(config.w_dim, config.img_resolution, config.img_channels,
-                                          channel_base=syn.channel_base, channel_max=syn.channel_max,
-                                          num_fp16_res=syn.num_fp16_res, conv_clamp=syn.conv_clamp)
+                                          **config.synthesis.to_dict())
         self.num_ws = self.synthesis.num_ws
         m = config.mapping
         self.mapping = MappingNetwork(config.z_dim, config.c_dim, config.w_dim, self.num_ws, num_layers=m.num_layers,

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, shown
 
 _TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
@@ -40,6 +40,7 @@ _REFUSAL_HINTS = {
     "numpy.core.multiarray._reconstruct": _STYLEGAN3_HINT,
     "numpy._core.multiarray._reconstruct": _STYLEGAN3_HINT,
 }
+MAX_MODULE_DEPTH = 32  # an official generator nests 4 deep (G_ema.synthesis.b4.conv1.affine)
 # Official networks record their constructor's positional arguments; these are their names.
 _POSITIONAL_NAMES = {
     "Generator": ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"),
@@ -105,7 +106,7 @@ class _NumpyDType(_NoBuild):
 
     def __init__(self, spec: Any, align: Any = False, copy: Any = False) -> None:
         if not isinstance(spec, str) or not re.fullmatch(r"[biufc]\d{1,2}", spec):
-            raise _Malformed(f"unsupported numpy dtype {spec!r}")
+            raise _Malformed(f"unsupported numpy dtype {shown(spec)}")
         self.spec, self.byteorder = spec, "="
 
     def __setstate__(self, state: Any) -> None:
@@ -119,7 +120,12 @@ class _NumpyDType(_NoBuild):
         return np.dtype(self.byteorder + self.spec)
 
 
-class _Unpickler(pickle.Unpickler):
+class _Unpickler(pickle._Unpickler):
+    """Python's own unpickler, not the C one: the C unpickler keeps its memo in an array indexed
+    by the numbers in the file, so one corrupt PUT index (up to 2**32) makes it allocate and zero
+    gigabytes; this one keeps a dict. Its speed does not matter here: tensors are few large
+    byte strings."""
+
     def __init__(self, file: Any, allowed: dict[tuple[str, str], Any], where: str) -> None:
         super().__init__(file)
         self._allowed, self._where = allowed, where
@@ -231,14 +237,17 @@ def _outer_globals(where: str) -> dict[tuple[str, str], Any]:
 
 def _state_dict(obj: PersistentObject, prefix: str, out: dict[str, torch.Tensor], seen: set[int]) -> None:
     """Parameters, then persistent buffers, then children, like `nn.Module.state_dict()`. A module
-    met twice is refused, so a crafted pickle cannot make the walk exponential."""
+    met twice is refused, so a crafted pickle cannot make the walk exponential, and so is a tree
+    deeper than any network's, so it cannot exhaust the stack."""
     if id(obj) in seen:
         raise _Malformed(f"module {prefix.rstrip('.') or '(root)'} appears twice in the tree")
+    if prefix.count(".") >= MAX_MODULE_DEPTH:
+        raise _Malformed(f"modules nested deeper than {MAX_MODULE_DEPTH} levels")
     seen.add(id(obj))
     state = obj.state
     parts = [state.get(k) if state.get(k) is not None else {} for k in ("_parameters", "_buffers", "_modules")]
-    if not all(isinstance(p, dict) for p in parts):
-        raise _Malformed(f"{obj.class_name} at {prefix or '(root)'} is not a torch module")
+    if not all(isinstance(p, dict) and all(isinstance(name, str) for name in p) for p in parts):
+        raise _Malformed(f"{shown(obj.class_name)} at {prefix or '(root)'} is not a torch module")
     params, buffers, modules = parts
     non_persistent = state.get("_non_persistent_buffers_set") or set()
     tensors = [*params.items(), *((k, v) for k, v in buffers.items() if k not in non_persistent)]
@@ -265,8 +274,35 @@ def _init_kwargs(net: PersistentObject) -> dict:
     return {**dict(zip(names, args)), **kwargs}
 
 
+def _child(obj: PersistentObject, *names: str) -> PersistentObject | None:
+    for name in names:
+        modules = obj.state.get("_modules")
+        obj = modules.get(name) if isinstance(modules, dict) else None
+        if not isinstance(obj, PersistentObject):
+            return None
+    return obj
+
+
+def _with_recorded_defaults(kwargs: dict, net: PersistentObject) -> dict:
+    """A generator's kwargs with `conv_clamp` added from its first synthesis layer when the kwargs
+    leave it out. The default differs between the official codebases (stylegan2-ada-pytorch: no
+    clamping; stylegan3 and DragGAN: 256) and changes the images, so a pickle that kept the
+    default states its value only in the modules it holds."""
+    layer = _child(net, "synthesis", "b4", "conv1")
+    if net.class_name != "Generator" or layer is None or "conv_clamp" not in layer.state:
+        return kwargs
+    recorded = {"conv_clamp": layer.state["conv_clamp"]}
+    nested = kwargs.get("synthesis_kwargs")
+    if isinstance(nested, dict) and nested:
+        return {**kwargs, "synthesis_kwargs": {**recorded, **nested}}
+    return {**recorded, **kwargs}
+
+
 def read_network_pickle(path: str | Path, network: str = "G_ema") -> tuple[dict, dict[str, torch.Tensor]]:
     """Init kwargs and state dict of one network (`G_ema`, `G` or `D`) in an official pickle.
+
+    A generator's kwargs gain the `conv_clamp` its modules recorded when they leave it out
+    (`_with_recorded_defaults`).
 
     Floating tensors come back as float32 whatever their stored precision; integer and bool
     buffers keep their dtype. Every problem is a one-line CheckpointError.
@@ -302,6 +338,6 @@ def read_network_pickle(path: str | Path, network: str = "G_ema") -> tuple[dict,
     try:
         state: dict[str, torch.Tensor] = {}
         _state_dict(net, "", state, set())
-        return _init_kwargs(net), state
+        return _with_recorded_defaults(_init_kwargs(net), net), state
     except _Malformed as exc:
         raise CheckpointError(f"{path}: {network}: {exc}") from None

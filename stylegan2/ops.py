@@ -10,12 +10,27 @@ checkpoints were trained with them and parity is tested to 1e-4.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-ACTIVATION_GAINS = {"linear": 1.0, "lrelu": math.sqrt(2.0), "relu": math.sqrt(2.0)}
+SQRT2 = math.sqrt(2.0)
+# Every activation the official bias_act op offers: (function, default gain). Official configs use
+# lrelu, but a network pickle may name any of them for its mapping or synthesis layers.
+ACTIVATIONS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], float]] = {
+    "linear": (lambda x: x, 1.0),
+    "relu": (F.relu, SQRT2),
+    "lrelu": (lambda x: F.leaky_relu(x, 0.2), SQRT2),
+    "tanh": (torch.tanh, 1.0),
+    "sigmoid": (torch.sigmoid, 1.0),
+    "elu": (F.elu, 1.0),
+    "selu": (F.selu, 1.0),
+    "softplus": (F.softplus, 1.0),
+    "swish": (lambda x: torch.sigmoid(x) * x, SQRT2),
+}
+ACTIVATION_GAINS = {name: gain for name, (_, gain) in ACTIVATIONS.items()}
+SEPARABLE_TAPS = 8  # the official setup_filter keeps 1-D taps separable from this many on
 
 
 def bias_act(
@@ -31,13 +46,11 @@ def bias_act(
         shape = [1] * x.ndim
         shape[dim] = -1
         x = x + b.reshape(shape)
-    if act == "lrelu":
-        x = F.leaky_relu(x, 0.2)
-    elif act == "relu":
-        x = F.relu(x)
-    elif act != "linear":
+    if act not in ACTIVATIONS:
         raise ValueError(f"unsupported activation {act!r}")
-    gain = ACTIVATION_GAINS[act] if gain is None else gain
+    fn, default_gain = ACTIVATIONS[act]
+    x = fn(x)
+    gain = default_gain if gain is None else gain
     if gain != 1:
         x = x * gain
     if clamp is not None and clamp >= 0:
@@ -45,12 +58,24 @@ def bias_act(
     return x
 
 
-def setup_filter(taps: Sequence[float], gain: float = 1.0) -> torch.Tensor:
-    """Separable 1-D taps -> normalised 2-D FIR kernel (outer product), as the official buffers hold."""
+def setup_filter(taps: float | Sequence[float] | Sequence[Sequence[float]], gain: float = 1.0) -> torch.Tensor:
+    """The normalised FIR kernel the official buffers hold: 1-D taps become their 2-D outer product,
+    except from SEPARABLE_TAPS taps on, where they stay 1-D (applied along rows, then columns);
+    2-D taps are only normalised; a single number is one tap."""
     f = torch.as_tensor(taps, dtype=torch.float32)
-    f = torch.outer(f, f)
+    if f.ndim == 0:
+        f = f[None]
+    if f.ndim == 1 and f.numel() < SEPARABLE_TAPS:
+        f = torch.outer(f, f)
     f = f / f.sum()
-    return f * gain
+    return f * (gain ** (f.ndim / 2))
+
+
+def filter_size(f: torch.Tensor | None) -> tuple[int, int]:
+    """(height, width) of a 2-D kernel, a separable 1-D one (square) or none (1 x 1)."""
+    if f is None:
+        return 1, 1
+    return f.shape[0], f.shape[-1]
 
 
 def _pad4(padding: int | Sequence[int]) -> tuple[int, int, int, int]:
@@ -72,7 +97,8 @@ def upfirdn2d(
     flip_filter: bool = False,
     gain: float = 1.0,
 ) -> torch.Tensor:
-    """Upsample by zero insertion, pad, filter with a 2-D FIR kernel, downsample."""
+    """Upsample by zero insertion, pad, filter with a FIR kernel (2-D, or 1-D along rows then
+    columns), downsample."""
     n, c, h, w = x.shape
     px0, px1, py0, py1 = _pad4(padding)
     if up > 1:
@@ -81,23 +107,27 @@ def upfirdn2d(
         x = x.reshape(n, c, h * up, w * up)
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    f = (f * gain).to(x.dtype)
+    f = (f * gain ** (f.ndim / 2)).to(x.dtype)
     if not flip_filter:
-        f = f.flip([0, 1])
-    x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c)
+        f = f.flip(list(range(f.ndim)))
+    if f.ndim == 2:
+        x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c)
+    else:
+        x = F.conv2d(x, f[None, None, None].repeat(c, 1, 1, 1), groups=c)
+        x = F.conv2d(x, f[None, None, :, None].repeat(c, 1, 1, 1), groups=c)
     if down > 1:
         x = x[:, :, ::down, ::down]
     return x
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
-    fh, fw = f.shape
+    fh, fw = filter_size(f)
     p = [(fw + up - 1) // 2, (fw - up) // 2, (fh + up - 1) // 2, (fh - up) // 2]
     return upfirdn2d(x, f, up=up, padding=p, gain=up * up)
 
 
 def downsample2d(x: torch.Tensor, f: torch.Tensor, down: int = 2) -> torch.Tensor:
-    fh, fw = f.shape
+    fh, fw = filter_size(f)
     p = [(fw - down + 1) // 2, (fw - down) // 2, (fh - down + 1) // 2, (fh - down) // 2]
     return upfirdn2d(x, f, down=down, padding=p)
 
@@ -125,7 +155,7 @@ def conv2d_resample(
     it (transposed conv then blur when going up; blur then strided conv when going down)."""
     out_ch, in_per_group, kh, kw = w.shape
     px0, px1, py0, py1 = _pad4(padding)
-    fh, fw = f.shape if f is not None else (1, 1)
+    fh, fw = filter_size(f)
     if up > 1:
         px0 += (fw + up - 1) // 2
         px1 += (fw - up) // 2
@@ -139,6 +169,9 @@ def conv2d_resample(
     if kh == 1 and kw == 1 and down > 1 and up == 1:
         x = upfirdn2d(x, f, down=down, padding=[px0, px1, py0, py1])
         return _conv(x, w, groups=groups, flip_weight=flip_weight)
+    if kh == 1 and kw == 1 and up > 1 and down == 1:
+        x = _conv(x, w, groups=groups, flip_weight=flip_weight)
+        return upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up * up)
     if down > 1 and up == 1:
         x = upfirdn2d(x, f, padding=[px0, px1, py0, py1])
         return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight)

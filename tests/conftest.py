@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -33,6 +34,30 @@ def parity_generator(parity_config) -> Generator:
 @pytest.fixture(scope="session")
 def parity_cases() -> dict[str, torch.Tensor]:
     return load_file(str(FIXTURES / "cases.safetensors"))
+
+
+@pytest.fixture(scope="session")
+def official_variants() -> tuple[dict, dict[str, torch.Tensor]]:
+    """NVIDIA's outputs for generators with other settings (tools/official_variant_fixtures.py)."""
+    meta = json.loads((FIXTURES / "official_variants.json").read_text())
+    return meta, load_file(str(FIXTURES / "official_variants.safetensors"))
+
+
+# Where the official constructors' defaults differ from the project's (stylegan2-ada-pytorch does
+# not clamp unless told); the variant fixtures left these at their codebase's default.
+CODEBASE_DEFAULTS = {"ada": {"conv_clamp": None}, "stylegan3": {}}
+
+
+def variant_generator(official_variants: tuple[dict, dict[str, torch.Tensor]], name: str) -> Generator:
+    """The project's generator with an official variant's settings and weights, built directly."""
+    meta, tensors = official_variants
+    kwargs = copy.deepcopy(meta[name]["init_kwargs"])
+    synthesis = kwargs.get("synthesis_kwargs") or kwargs
+    synthesis.update({k: v for k, v in CODEBASE_DEFAULTS[meta[name]["codebase"]].items() if k not in synthesis})
+    G = Generator(GeneratorConfig.from_dict(kwargs))
+    prefix = f"{name}.state."
+    G.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    return G.eval().requires_grad_(False)
 
 
 def tiny_generator(resolution: int = 32, seed: int = 0) -> Generator:

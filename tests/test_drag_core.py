@@ -12,6 +12,7 @@ from draggan_core import (DragConfig, DragInputError, FeaturePatch, default_feat
                           motion_direction, motion_loss, point_distances, targets_reached, track_point)
 from draggan_core.features import BlockFeatures, resize_matrix
 from draggan_core.local_synthesis import Window, WindowedSynthesis
+from stylegan2 import Generator, GeneratorConfig
 from tests.conftest import FIXTURES, tiny_generator
 
 
@@ -84,6 +85,20 @@ def test_windowed_synthesis_equals_full_map(parity_generator):
                     Window(3, 10, res - 10, res - 1)):
             torch.testing.assert_close(synth.window(win), win.crop(full, whole), atol=2e-5, rtol=1e-5)
         assert min(synth._full) < block  # the windows really were computed from a lower block
+
+
+@pytest.mark.parametrize("synthesis", [{"architecture": "resnet"}, {"kernel_size": 5}, {"resample_filter": [1, 2, 1]}])
+def test_windowed_synthesis_of_other_block_layouts_equals_full_map(synthesis):
+    """A network pickle may ask for another architecture, kernel or filter: windows stay exact."""
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig.from_dict({"z_dim": 8, "w_dim": 8, "img_resolution": 128,
+                                             "mapping_kwargs": {"num_layers": 1},
+                                             "synthesis_kwargs": {"channel_base": 256, "channel_max": 4, **synthesis}}))
+    ws = G.ws_from_seed(0)
+    full = G.synthesis(ws, until_block=5)
+    win = Window(40, 52, 60, 71)
+    torch.testing.assert_close(WindowedSynthesis(G, ws, 5).window(win), win.crop(full, Window(0, 128, 0, 128)),
+                               atol=2e-5, rtol=1e-5)
 
 
 def test_window_patches_equal_resized_full_map(parity_generator):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from stylegan2 import CheckpointError, Generator, GeneratorConfig
+from tests.conftest import FIXTURES, variant_generator
 
 TOL = 1e-4
 
@@ -55,6 +58,30 @@ def test_state_dict_names_are_official(parity_generator, parity_config):
     shapes = {e["name"]: e["shape"] for e in parity_config["state_dict"]}
     for k, v in parity_generator.state_dict().items():
         assert list(v.shape) == shapes[k]
+
+
+VARIANT_NAMES = json.loads((FIXTURES / "official_variants.json").read_text())
+
+
+@pytest.mark.parametrize("name", VARIANT_NAMES)
+@pytest.mark.parametrize("fused", [True, False])
+def test_official_variants_match(official_variants, name, fused):
+    """Architectures orig/resnet, kernels 1 and 5, 3-tap, 2-D and separable 8-tap filters, no
+    noise, every activation, clamps, labels: images, ws and block features as NVIDIA's code."""
+    _, t = official_variants
+    G = variant_generator(official_variants, name)
+    ws = G.mapping(t[f"{name}.z"], t[f"{name}.c"] if G.c_dim else None, truncation_psi=0.7)
+    img, features = G.synthesis(t[f"{name}.ws"], return_features=True, fused_modconv=fused)
+    assert_official(ws, t[f"{name}.ws"])
+    assert_official(img, t[f"{name}.img"])
+    for i, feature in enumerate(features):
+        assert_official(feature, t[f"{name}.feat.{i}"])
+
+
+def assert_official(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    """TOL, widened by float32 rounding where values reach hundreds (variants whose large biases
+    make the clamp matter)."""
+    torch.testing.assert_close(actual, expected, atol=TOL + 1e-6 * expected.abs().max().item(), rtol=0)
 
 
 @pytest.mark.parametrize("res,params,num_ws", [(1024, 30_370_060, 18), (512, 30_276_583, 16)])

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import types
@@ -22,23 +23,15 @@ import torch
 from safetensors.torch import load_file
 
 from assistant.cli import main
-from stylegan2 import CheckpointError, GeneratorConfig, load_generator
+from stylegan2 import CheckpointError, Generator, GeneratorConfig, load_generator
 from stylegan2.nvidia_pickle import read_network_pickle
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES, SHARED, variant_generator
+from tests.hostile_pickles import deep_list, substituted
+from tests.official_pickle import Call, network_pickle_bytes, write_network_pickle
 
 PICKLE_DIR = SHARED / "fixtures" / "nvidia_pickle_small"
 GENUINE = PICKLE_DIR / "network-snapshot.pkl"
 needs_genuine = pytest.mark.skipif(not GENUINE.is_file(), reason=f"{GENUINE} is not present")
-
-
-class Call:
-    """Pickles as `fn(*args)`: writes any global call into a pickle, as an attacker would."""
-
-    def __init__(self, fn, *args):
-        self.fn, self.args = fn, args
-
-    def __reduce__(self):
-        return self.fn, self.args
 
 
 @pytest.fixture()
@@ -270,15 +263,103 @@ def test_pickles_that_hold_no_network(tmp_path, reconstruct):
 
 
 def test_config_accepts_kwargs_of_tf_converted_pickles():
-    """NVIDIA's legacy.py (which made DragGAN's lions pickle) records three fixed synthesis
-    settings, nested (stylegan2-ada) or flattened (stylegan3)."""
-    fixed = {"resample_filter": [1, 3, 3, 1], "use_noise": True, "activation": "lrelu"}
+    """NVIDIA's legacy.py (which made DragGAN's lions pickle) records the synthesis settings of
+    the TensorFlow network, nested (stylegan2-ada) or flattened (stylegan3)."""
+    fixed = {"resample_filter": [1, 3, 3, 1], "use_noise": True, "activation": "lrelu", "architecture": "skip"}
     base = {"z_dim": 64, "w_dim": 64, "img_resolution": 32, "mapping_kwargs": {"num_layers": 2}}
     nested = GeneratorConfig.from_dict({**base, "synthesis_kwargs": {"channel_base": 512, **fixed}})
     flat = GeneratorConfig.from_dict({**base, "channel_base": 512, **fixed})
     assert nested == flat and nested.synthesis.channel_base == 512
-    with pytest.raises(CheckpointError, match="use_noise=False"):
-        GeneratorConfig.from_dict({**base, **fixed, "use_noise": False})
+    assert nested.synthesis == GeneratorConfig.from_dict({**base, "channel_base": 512}).synthesis
+    assert not GeneratorConfig.from_dict({**base, **fixed, "use_noise": False}).synthesis.use_noise
+
+
+# --- every constructor setting of the official codebases --------------------------------------
+
+@pytest.mark.parametrize("name", json.loads((FIXTURES / "official_variants.json").read_text()))
+def test_pickle_in_each_official_layout_renders_the_official_image(tmp_path, official_variants, name):
+    """stylegan3's flat kwargs (with fused_modconv_default), stylegan2-ada's nested ones, either
+    codebase's conv_clamp default, and the settings that change the arithmetic, each written as
+    that codebase's pickle would hold them (protocol 3 for stylegan2-ada's Python 3.7)."""
+    meta, t = official_variants
+    kwargs = meta[name]["init_kwargs"]
+    protocol = 3 if meta[name]["codebase"] == "ada" else 4
+    path = write_network_pickle(tmp_path / "net.pkl", variant_generator(official_variants, name), kwargs, protocol)
+    G = load_generator(path)
+    c = t[f"{name}.c"] if G.c_dim else None
+    with torch.no_grad():
+        ws = G.mapping(t[f"{name}.z"], c, truncation_psi=0.7)
+        img = G.synthesis(ws, noise_mode="const")
+    scale = t[f"{name}.img"].abs().max().item()
+    torch.testing.assert_close(img, t[f"{name}.img"], atol=1e-4 + 1e-6 * scale, rtol=0)
+
+
+def test_conv_clamp_left_at_the_default_is_read_from_the_modules(tmp_path, official_variants):
+    """stylegan2-ada does not clamp by default, stylegan3 and DragGAN clamp at 256: the kwargs do
+    not say which, the recorded layers do."""
+    for name, recorded in (("ada_nested_defaults", None), ("sg3_flat_defaults", 256)):
+        kwargs = official_variants[0][name]["init_kwargs"]
+        path = write_network_pickle(tmp_path / f"{name}.pkl", variant_generator(official_variants, name), kwargs)
+        assert load_generator(path).config.synthesis.conv_clamp == recorded
+
+
+STYLEGAN3_SNAPSHOT_KWARGS = {"z_dim": 16, "w_dim": 16, "mapping_kwargs": {"num_layers": 2}, "channel_base": 128,
+                             "channel_max": 16, "fused_modconv_default": "inference_only", "c_dim": 0,
+                             "img_resolution": 16, "img_channels": 3}
+
+
+def test_cli_reads_a_stylegan3_codebase_snapshot(tmp_path, capsys):
+    """What stylegan3's train.py --cfg=stylegan2 records (the issue's refused pickle)."""
+    G = Generator(GeneratorConfig.from_dict(STYLEGAN3_SNAPSHOT_KWARGS))
+    path = write_network_pickle(tmp_path / "network-snapshot-000000.pkl", G, STYLEGAN3_SNAPSHOT_KWARGS)
+    assert main(["info", str(path)]) == 0
+    assert "resolution 16x16" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("setting", [{"fused_modconv_default": True}, {"fused_modconv_default": False},
+                                     {"fused_modconv_default": "inference_only"}, {"fp16_channels_last": True},
+                                     {"channels_last": True}, {"num_fp16_res": 0}, {"num_fp16_res": 7},
+                                     {"resize": None}])
+@pytest.mark.parametrize("layout", ["flat", "nested"])
+def test_settings_that_change_no_arithmetic_are_accepted(setting, layout):
+    base = {"z_dim": 16, "w_dim": 16, "img_resolution": 16, "mapping_kwargs": {"num_layers": 2}}
+    synthesis = {"channel_base": 128, "channel_max": 16}
+    plain = GeneratorConfig.from_dict({**base, "synthesis_kwargs": synthesis})
+    top = {"resize"} & set(setting)
+    if layout == "flat" or top:
+        config = GeneratorConfig.from_dict({**base, **synthesis, **setting})
+    else:
+        config = GeneratorConfig.from_dict({**base, "synthesis_kwargs": {**synthesis, **setting}})
+    expected = {**plain.synthesis.to_dict(), **{k: v for k, v in setting.items() if k == "num_fp16_res"}}
+    assert config.synthesis.to_dict() == expected and config.mapping == plain.mapping
+
+
+def test_draggan_ignores_flat_synthesis_kwargs_beside_nested_ones():
+    """DragGAN's Generator builds from `synthesis_kwargs` when it is non-empty, ignoring the rest."""
+    config = GeneratorConfig.from_dict({"img_resolution": 16, "synthesis_kwargs": {"channel_base": 128},
+                                        "channel_base": 4096, "conv_clamp": None})
+    assert config.synthesis.channel_base == 128 and config.synthesis.conv_clamp == 256
+
+
+@pytest.mark.parametrize("kwargs,named", [
+    ({"resize": 256}, "resize=256"),
+    ({"magnitude_ema_beta": 0.99, "conv_kernel": 1}, "unsupported generator setting(s): conv_kernel, magnitude_ema"),
+    ({"synthesis_kwargs": {"channel_base": 128, "use_radial_filters": True}}, "synthesis setting(s): use_radial"),
+    ({"mapping_kwargs": {"num_layers": 2, "bogus": 1}}, "unsupported mapping setting(s): bogus"),
+    ({"kernel_size": 4}, "kernel_size must be odd"),
+    ({"architecture": "unet"}, "architecture must be one of orig, resnet, skip, got 'unet'"),
+    ({"activation": "gelu"}, "activation must be one of"),
+    ({"resample_filter": [1, -1]}, "resample_filter must be taps with a non-zero sum"),
+    ({"conv_clamp": -1}, "conv_clamp must be a number >= 0"),
+    ({"z_dim": "512"}, "z_dim must be an integer"),
+    ({"mapping_kwargs": [2]}, "mapping settings must be an object"),
+])
+def test_settings_that_cannot_be_reproduced_are_refused_in_one_line(tmp_path, capsys, kwargs, named):
+    G = Generator(GeneratorConfig.from_dict(STYLEGAN3_SNAPSHOT_KWARGS))
+    path = write_network_pickle(tmp_path / "net.pkl", G, {**STYLEGAN3_SNAPSHOT_KWARGS, **kwargs})
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: ") and err.count("\n") == 1 and named in err
 
 
 class CallWithState(Call):
@@ -324,3 +405,67 @@ def test_refusals_of_known_unsupported_files_say_what_they_are(tmp_path, reconst
     stylegan3_layer = network(reconstruct, "SynthesisLayer", in_size=np.array([36, 36]))
     with pytest.raises(CheckpointError, match=r"refused global 'numpy\.(_)?core\.multiarray\._reconstruct' .*GAN3"):
         read_network_pickle(write(tmp_path, {"G_ema": stylegan3_layer}))
+
+
+# --- what the checkpoint fuzzer found (tests/test_checkpoint_fuzz.py) ---------------------------
+
+def test_a_corrupt_memo_index_allocates_nothing(tmp_path):
+    """The C unpickler sizes its memo array by the largest PUT index in the file: 2**24 here
+    (a flipped byte) cost it 256 MB; up to 2**32 can be written."""
+    import tracemalloc
+
+    path = tmp_path / "memo.pkl"
+    path.write_bytes(b"\x80\x04}r\x00\x00\x00\x01.")  # EMPTY_DICT, LONG_BINPUT 2**24, STOP
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="not an NVIDIA network pickle"):
+            read_network_pickle(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
+
+
+def test_modules_nested_past_the_stack_are_refused(tmp_path, reconstruct):
+    leaf = network(reconstruct, "FullyConnectedLayer", params={"weight": param(torch.ones(1))})
+    for _ in range(1500):
+        leaf = network(reconstruct, "Module", modules={"m": leaf})
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # for pickle.dumps of the chain; reading must not need it
+    try:
+        path = write(tmp_path, {"G_ema": network(reconstruct, "Generator", modules={"m": leaf})})
+    finally:
+        sys.setrecursionlimit(limit)
+    with pytest.raises(CheckpointError, match="nested deeper than 32 levels"):
+        read_network_pickle(path)
+
+
+def test_parameter_names_that_are_not_strings_are_refused(tmp_path, reconstruct):
+    path = write(tmp_path, {"G_ema": network(reconstruct, "Generator", params={1: param(torch.ones(1))})})
+    with pytest.raises(CheckpointError, match="is not a torch module"):
+        read_network_pickle(path)
+
+
+@pytest.mark.parametrize("value,shown", [("deep", r"\[\[\[\[\.\.\.\]\]\]\]"), ("huge", "an integer of 16610 bits")])
+def test_kwargs_values_past_recursion_and_digit_limits_are_named_briefly(tmp_path, capsys, value, shown):
+    """repr() of such values raises RecursionError or ValueError; messages quote them safely."""
+    G = Generator(GeneratorConfig.from_dict(STYLEGAN3_SNAPSHOT_KWARGS))
+    num_layers = "\0here\0" if value == "deep" else 10**5000
+    kwargs = {**STYLEGAN3_SNAPSHOT_KWARGS, "mapping_kwargs": {"num_layers": num_layers}}
+    path = write_network_pickle(tmp_path / "net.pkl", G, kwargs, protocol=3)
+    if value == "deep":
+        path.write_bytes(substituted(path.read_bytes(), "\0here\0", deep_list(5000)))
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(f"num_layers must be an integer in 1..64, got <?{shown}", err)
+
+
+def test_tensors_that_overlap_in_memory_are_refused(tmp_path):
+    """A corrupt stride that stays inside its storage would load a silently different weight."""
+    G = Generator(GeneratorConfig.from_dict(STYLEGAN3_SNAPSHOT_KWARGS))
+    overlapping = Call(torch._utils._rebuild_tensor_v2, torch.randn(256)._typed_storage(), 0, (16, 16), (1, 0),
+                       False, OrderedDict())
+    path = tmp_path / "net.pkl"
+    path.write_bytes(network_pickle_bytes(G, STYLEGAN3_SNAPSHOT_KWARGS, replace={"mapping.fc0.weight": overlapping}))
+    with pytest.raises(CheckpointError, match="mapping.fc0.weight holds elements that overlap in memory"):
+        load_generator(path)

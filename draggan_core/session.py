@@ -444,7 +444,8 @@ class DragSession:
 
 def _features_at(patches: list[FeaturePatch], points: list[tuple[int, int]]) -> torch.Tensor:
     """(N, C) detached features of each handle's patch at its point."""
-    return torch.stack([p.at(torch.tensor([y]), torch.tensor([x]))[:, 0].detach() for p, (x, y) in zip(patches, points)])
+    return torch.stack([p.at(torch.tensor([y]), torch.tensor([x]))[:, 0].detach()
+                        for p, (x, y) in zip(patches, points)])
 
 
 def _clone_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ import sys
 from assistant import app_args
 from assistant.commands.edit import EditCommandError
 from assistant.edit_script import ScriptError
+from assistant.landmark_benchmark import BenchmarkError
+from assistant.landmarks68 import LandmarkError
 from assistant.photo import PhotoError
 from assistant.session_store import SessionError
 from draggan_core.errors import DragInputError
@@ -23,13 +25,14 @@ from stylegan2.distributed import DistributedError
 from stylegan2.errors import CheckpointError
 
 # Each module registers one subcommand; adding a command is adding a name here.
-COMMAND_MODULES = ["info", "sample", "train", "train_encoder", "model_report", "edit", "replay", "parse", "transcribe", "doctor"]
+COMMAND_MODULES = ["info", "sample", "train", "train_encoder", "model_report", "edit", "replay", "parse", "transcribe",
+                   "doctor", "benchmark"]
 
 # Exceptions whose message is meant for the user. Layers add theirs here as they appear.
 USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DataError, DragInputError, FileNotFoundError,
                                                 PermissionError, IsADirectoryError, SessionError, ScriptError,
                                                 EditCommandError, ImageError, PhotoError,
-                                                AudioError, DistributedError)
+                                                AudioError, DistributedError, BenchmarkError, LandmarkError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,6 +47,14 @@ class DragConfig:
     linspace_grid: bool = False
     local_features: bool = True
 
+    # ----- Beyond the official method (FreeDrag-style tracking and step control, issue 18) -----
+    # Each is off at its default, so DragConfig() and DragConfig.official() behave as without them.
+    # Measured with `draggan-assistant benchmark landmarks` (docs/drag-core.md).
+    template_rate: float = 0.0  # adaptive template: blend of the tracked feature into it when a handle advances
+    line_width: float | None = None  # line-constrained tracking: only pixels this close to the handle-target segment
+    backtrack_tolerance: float | None = None  # undo a step whose match distance grew by this fraction; halve the step
+    lr_decay: float = 1.0  # step-size schedule: lr * lr_decay ** step
+
     def __post_init__(self) -> None:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise DragInputError(f"the step size (lr) must be a positive number, got {self.lr}")
@@ -62,6 +70,18 @@ class DragConfig:
             raise DragInputError("the stop distance must be at least 1 pixel (closer handles are not pushed)")
         if self.lambda_mask < 0:
             raise DragInputError("the mask weight lambda_mask must not be negative")
+        self._check_tracking_extras()
+
+    def _check_tracking_extras(self) -> None:
+        """Validation of the block of options beyond the official method."""
+        if not 0.0 <= self.template_rate <= 1.0:
+            raise DragInputError(f"template_rate must be in 0..1, got {self.template_rate}")
+        if self.line_width is not None and not self.line_width >= 0:
+            raise DragInputError(f"line_width must be a non-negative number of pixels, got {self.line_width}")
+        if self.backtrack_tolerance is not None and not self.backtrack_tolerance >= 0:
+            raise DragInputError(f"backtrack_tolerance must not be negative, got {self.backtrack_tolerance}")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise DragInputError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
 
     @classmethod
     def official(cls, **overrides: Any) -> "DragConfig":

@@ -25,10 +25,13 @@ from stylegan2 import Generator
 from .config import DragConfig, DragRadii
 from .errors import DragInputError
 from .features import BlockFeatures, resize_full
+from .guided_tracking import track_point_near_line
 from .history import Edit, EditHistory
 from .motion import mask_loss, motion_loss
 from .patch import FeaturePatch
+from .step_control import scheduled_lr, shrink, worsened
 from .stop import point_distances, targets_reached
+from .template import advanced, blend_template, match_distances
 from .tracking import track_point
 
 Point = tuple[float, float]
@@ -46,6 +49,7 @@ class StepResult:
     done: bool  # every handle is within the stop distance; no update was made
     image: torch.Tensor | None = None  # (1, C, H, W) at this step's latent when a preview was asked
     nonfinite: bool = False  # the loss was not finite; the latent was rolled back
+    backtracked: bool = False  # the last update made the match worse; it was undone (backtrack_tolerance)
 
 
 @dataclass
@@ -80,7 +84,9 @@ class _Drag:
     steps: int = 0
     seconds: float = 0.0
     updated_since_track: bool = False
-    snapshot: tuple[torch.Tensor, dict, list[tuple[int, int]]] | None = field(default=None, repr=False)
+    snapshot: tuple[torch.Tensor, dict, list[tuple[int, int]], torch.Tensor] | None = field(default=None, repr=False)
+    match: float | None = None  # mean match distance of the last accepted step (backtracking)
+    lr_factor: float = 1.0  # step-size factor left by backtracking
 
 
 class DragSession:
@@ -233,7 +239,7 @@ class DragSession:
             ws = self._drag_ws(d)
             with torch.enable_grad():
                 patches, change = self._patches(d, ws)
-                points = [track_point(p, d.references[j], d.points[j], radii.tracking) for j, p in enumerate(patches)]
+                points = [self._track_one(d, j, p) for j, p in enumerate(patches)]
                 distances = point_distances(points, d.targets)
                 done = targets_reached(distances, radii.stop)
                 loss = sum(motion_loss(p, pt, t, radii.motion, self.config.linspace_grid)
@@ -243,13 +249,22 @@ class DragSession:
                 loss_value = float(loss.detach())
                 image = self.render(ws.detach()) if preview else None
                 nonfinite = not math.isfinite(loss_value)
+                backtracked = False
                 if nonfinite:
                     self._roll_back(d)
                     points = list(d.points)
                     distances = point_distances(points, d.targets)
                     done = False
+                elif not done and self._should_backtrack(d, patches, points):
+                    self._roll_back(d)
+                    points = list(d.points)
+                    distances = point_distances(points, d.targets)
+                    backtracked = True
                 elif not done and loss.requires_grad:
-                    d.snapshot = (d.param.detach().clone(), _clone_state(d.optimizer.state_dict()), list(points))
+                    self._adapt_templates(d, patches, points)
+                    d.snapshot = (d.param.detach().clone(), _clone_state(d.optimizer.state_dict()), list(points),
+                                  d.references.clone())
+                    self._schedule_lr(d)
                     d.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     d.optimizer.step()
@@ -258,9 +273,9 @@ class DragSession:
                         nonfinite = True
             if not nonfinite:
                 d.points = points
-            d.updated_since_track = not done and not nonfinite and loss.requires_grad
+            d.updated_since_track = not done and not nonfinite and not backtracked and loss.requires_grad
             result = StepResult(step=d.steps, points=list(points), loss=loss_value, distances=distances,
-                                done=done, image=image, nonfinite=nonfinite)
+                                done=done, image=image, nonfinite=nonfinite, backtracked=backtracked)
             d.steps += 1
             d.seconds += time.perf_counter() - t0
             return result
@@ -268,17 +283,62 @@ class DragSession:
     def _roll_back(self, d: _Drag) -> None:
         if d.snapshot is None:
             return
-        param, state, points = d.snapshot
+        param, state, points, references = d.snapshot
         with torch.no_grad():
             d.param.copy_(param)
         d.optimizer.load_state_dict(state)
         d.points = list(points)
+        d.references = references.clone()
+
+    # ----- options beyond the official method (DragConfig's last block; all off by default) -----
+    def _track_one(self, d: _Drag, j: int, patch: FeaturePatch) -> tuple[int, int]:
+        """Handle j's new position: the official window search, or only near its path (line_width)."""
+        radius = self.radii.tracking
+        if self.config.line_width is None:
+            return track_point(patch, d.references[j], d.points[j], radius)
+        return track_point_near_line(patch, d.references[j], d.points[j], radius, d.handles[j], d.targets[j],
+                                     self.config.line_width)
+
+    def _should_backtrack(self, d: _Drag, patches: list[FeaturePatch], points: list[tuple[int, int]]) -> bool:
+        """With backtrack_tolerance: True when the content at the tracked points matches its templates
+        worse than after the previous accepted step by more than the tolerance, and the step size
+        can still be halved (then it is, for the retried step)."""
+        tolerance = self.config.backtrack_tolerance
+        if tolerance is None:
+            return False
+        current = float(match_distances(_features_at(patches, points), d.references).mean())
+        if d.snapshot is not None and worsened(d.match, current, tolerance):
+            factor = shrink(d.lr_factor)
+            if factor is not None:
+                d.lr_factor = factor
+                return True
+        d.match = current
+        return False
+
+    def _adapt_templates(self, d: _Drag, patches: list[FeaturePatch], points: list[tuple[int, int]]) -> None:
+        """With template_rate: each handle that got closer to its target blends its new feature into
+        its template."""
+        rate = self.config.template_rate
+        if rate == 0:
+            return
+        features = _features_at(patches, points)
+        for j, (before, now, target) in enumerate(zip(d.points, points, d.targets)):
+            if advanced(before, now, target):
+                d.references[j] = blend_template(d.references[j], features[j], rate)
+
+    def _schedule_lr(self, d: _Drag) -> None:
+        """With lr_decay or backtracking: this update's step size (the official lr stays untouched)."""
+        if self.config.lr_decay == 1.0 and self.config.backtrack_tolerance is None:
+            return
+        lr = scheduled_lr(self.config.lr, d.steps, self.config.lr_decay) * d.lr_factor
+        for group in d.optimizer.param_groups:
+            group["lr"] = lr
 
     def _track_only(self, d: _Drag) -> list[tuple[int, int]]:
         """Handle positions for the current latent, without an update (after the last step)."""
         with torch.no_grad():
             patches, _ = self._patches(d, self._drag_ws(d))
-            return [track_point(p, d.references[j], d.points[j], self.radii.tracking) for j, p in enumerate(patches)]
+            return [self._track_one(d, j, p) for j, p in enumerate(patches)]
 
     # ----- running and finishing ---------------------------------------------------------------
     def run(self, max_steps: int | None = None, progress: Callable[[StepResult], None] | None = None,
@@ -380,6 +440,12 @@ class DragSession:
         session = cls(G, history.ws0, DragConfig.from_dict(meta.get("config", {})))
         session.history = history
         return session
+
+
+def _features_at(patches: list[FeaturePatch], points: list[tuple[int, int]]) -> torch.Tensor:
+    """(N, C) detached features of each handle's patch at its point."""
+    return torch.stack([p.at(torch.tensor([y]), torch.tensor([x]))[:, 0].detach()
+                        for p, (x, y) in zip(patches, points)])
 
 
 def _clone_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,11 @@ class CommandParser:
         self.last_intent: Intent | None = None
         self._landmark_cache: tuple[str, np.ndarray | None] | None = None
 
+    def reset_context(self) -> None:
+        """Forget the last part and edit, as a new session would ("close it" then has no "it")."""
+        self.last_part = None
+        self.last_intent = None
+
     @property
     def matcher(self) -> EmbeddingMatcher | None:
         if not self.use_embeddings:

@@ -122,7 +122,7 @@ def generate_edits(phrases: dict, n: int, rng: random.Random) -> list[Example]:
         action, part = rng.choice(pairs)
         pronoun = rng.random() < 0.06
         out.append(Example(_edit(phrases, action, part, rng, pronoun), "edit", action, None if pronoun else part))
-    for text, action, part in phrases["idioms"]:
+    for text, action, part in phrases["idioms"]:  # part null: "close it", the part said before
         out.append(Example(text, "edit", action, part))
     return out
 

@@ -176,7 +176,7 @@ _IMPLIED_PART.update({w: "eyebrows" for w in "angry angrier mad furious stern st
                       "curious skeptical sceptical puzzled confused questioning inquisitive".split()})
 _IMPLIED_PART.update({w: "eyes" for w in "sleepy tired drowsy asleep sleeping dozing bored awake alert".split()})
 # Things people name that the atlas cannot move: answered with what can be moved, never guessed.
-_UNSUPPORTED = {"ear", "ears", "neck", "tongue", "forehead", "shoulder", "shoulders", "beard", "mustache",
+UNSUPPORTED = _UNSUPPORTED = {"ear", "ears", "neck", "tongue", "forehead", "shoulder", "shoulders", "beard", "mustache",
                 "moustache", "glasses", "skin", "freckles", "makeup", "background", "body", "hand", "hands",
                 "arm", "arms", "teeth", "tooth", "cheekbones", "eyelashes", "lashes", "pupils", "irises"}
 DEFAULT_PART = {"open": "mouth", "close": "mouth", "smile": "mouth", "frown": "mouth", "move_left": "head",

@@ -25,10 +25,10 @@ from .embeddings import SentenceEncoder
 from .grammar import MESSAGES, check_range, parse_explicit, parse_settings
 from .grounding import face_frame, ground, mask_region, part_points, subject_side
 from .intent_model import IntentModel, Reading
-from .intents import OPPOSITE, PART_DEPENDENT, Intent, finish, parse_intent, prepare, repeat_request, rule_intent
+from .intents import OPPOSITE, PART_DEPENDENT, UNSUPPORTED, Intent, finish, parse_intent, prepare, repeat_request, rule_intent
 from .landmarks import FaceLandmarks, as_rgb_uint8
 from .negation import split_clauses
-from .normalize import MAX_CHARS
+from .normalize import MAX_CHARS, expand_contractions, tidy
 from .subjects import absent_subject
 
 DEFAULT_SUGGESTIONS = ["open the mouth", "raise the eyebrows", "close her left eye", "smile",
@@ -37,6 +37,9 @@ NO_FACE = ("no face found in the image: give coordinates instead ('drag 120,88 t
            "or click the handle and target points")
 APP_COMMANDS = ("undo", "redo", "reset", "cancel", "help", "quit", "history")
 TURNS_AND_MOVES = ("move_left", "move_right", "turn_left", "turn_right")
+# The part that does an action people name on the whole face ("turn his face", "a smiling face").
+_DOER = {("face", "turn_left"): "head", ("face", "turn_right"): "head", ("face", "smile"): "mouth",
+         ("face", "frown"): "mouth"}
 # Below this the intent model's answer is a guess: the parser says it did not understand.
 MIN_INTENT_P = 0.5
 _PATH = re.compile(r"(?:\b(?:as|to|into|in|called|named)\s+)?(?P<path>[~\w./\\-]*[./\\][~\w./\\-]*|\S+)\s*$")
@@ -93,7 +96,7 @@ class CommandParser:
         if not self.use_model:
             return None
         if self._model is None:
-            self._model = IntentModel(self._encoder or SentenceEncoder())
+            self._model = IntentModel(self._encoder or SentenceEncoder(quantized=True))
         return self._model
 
     def landmarks(self, image: np.ndarray) -> np.ndarray | None:
@@ -115,6 +118,8 @@ class CommandParser:
                            DEFAULT_SUGGESTIONS)
         image = None if image is None else np.asarray(image)
         form = canonical(text)
+        if not form.strip(" ,.!?"):
+            return unknown("nothing to do: say an edit or a command", DEFAULT_SUGGESTIONS)
         explicit = read_coordinates(form) if looks_like_coordinates(form) else parse_explicit(text, form)
         if explicit is not None:
             return self._finish_explicit(explicit, image)
@@ -161,19 +166,7 @@ class CommandParser:
                                    notes=[f"{kind}: the last edit again" if kind == "more" else "less: partly back"])
 
     def _read(self, texts: list[str]) -> list[dict[str, Reading]]:
-        model = self.model
-        if model is None:
-            return [{} for _ in texts]
-        probs = model.probabilities(texts)
-        out = []
-        for i in range(len(texts)):
-            reading = {}
-            for head, p in probs.items():
-                k = int(np.argmax(p[i]))
-                label = model.labels[head][k]
-                reading[head] = Reading(None if label == "-" else label, float(p[i][k]))
-            out.append(reading)
-        return out
+        return self.model.read(texts) if self.model is not None else [{} for _ in texts]
 
     def _parse_words(self, raw: str, form: str, image: np.ndarray | None) -> Command:
         tokens = prepare(form)
@@ -184,6 +177,8 @@ class CommandParser:
                 return unknown(f"{repeat} of what? nothing has been edited yet", DEFAULT_SUGGESTIONS)
             return self._edit_command(intent, image)
         clauses = split_clauses(form)
+        if not clauses.asked and not clauses.refused:
+            clauses.asked = form
         texts = [clauses.asked] if clauses.asked else []
         texts += clauses.refused[:1]
         readings = self._read(texts)
@@ -203,7 +198,7 @@ class CommandParser:
             return self._setting(intent_name, form, reading, image)
         refused_part = refused["part"].label if refused else None
         intent = self._edit_intent(clauses.asked, reading, refused_part)
-        subject = absent_subject(form, raw)
+        subject = absent_subject(expand_contractions(tidy(raw)), raw) or absent_subject(form, raw)
         if subject and intent.complete:
             return unknown(f"there is no {subject} in the picture: I can only edit the face that is shown",
                            [f"{describe(intent)}"])
@@ -221,13 +216,17 @@ class CommandParser:
         intent = dataclasses.replace(rules, notes=[], source="model")
         action = reading["action"].label
         if rules.action in TURNS_AND_MOVES and (action in TURNS_AND_MOVES or action is None):
-            action = rules.action
+            kind = (action or rules.action).split("_")[0]
+            action = f"{kind}_{rules.action.split('_')[1]}"
         intent.action = action or rules.action
         intent.part = reading["part"].label or rules.part
         if intent.part is None and antecedent and (rules.pronoun or not asked.strip()):
             intent.part = antecedent
         if reading["intent"].label in ("none", None) or reading["intent"].p < MIN_INTENT_P:
             intent.action, intent.part, intent.source = rules.action, rules.part, "rules"
+        if rules.unsupported in UNSUPPORTED and rules.part is None:
+            intent.part = None
+        intent.part = _DOER.get((intent.part, intent.action), intent.part)
         return finish(intent, self.last_part)
 
     def _refusal(self, refused_text: str, reading: dict[str, Reading] | None) -> Command:

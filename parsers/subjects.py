@@ -32,14 +32,18 @@ def absent_subject(text: str, raw: str = "") -> str | None:
     """The subject named in `text` (canonical) that is not a person in the picture, or None."""
     names = _names(raw)
     known = app_words()
-    candidates = [m.group(1) for m in _OF_THE.finditer(text) if m.group(1) not in known]
-    candidates += [m.group(1) for m in _CAUSATIVE.finditer(text) if m.group(1) not in known]
+    candidates = [m.group(1) for m in _OF_THE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
+    candidates += [m.group(1) for m in _CAUSATIVE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
     possessors = [m.group(1) for m in _POSSESSOR.finditer(text)]
     for word in possessors + candidates:
         if word in PEOPLE or word in names or word in _part_words():
             continue
         return word
     return None
+
+
+# Words of the app's data that, after "of the" or "make the", still name someone else.
+_BEINGS = frozenset("cat dog lion horse bird statue robot doll monkey tiger bear fish baby".split()) - PEOPLE
 
 
 def _part_words() -> frozenset[str]:

@@ -25,7 +25,7 @@ _TARGET_LABELS = {"target", "targets", "destination", "end", "goal"}
 _DIRECTIONS = {"up": (0, -1), "upward": (0, -1), "upwards": (0, -1), "higher": (0, -1), "down": (0, 1),
                "downward": (0, 1), "downwards": (0, 1), "lower": (0, 1), "left": (-1, 0), "leftward": (-1, 0),
                "leftwards": (-1, 0), "right": (1, 0), "rightward": (1, 0), "rightwards": (1, 0)}
-_DRAG_VERBS = re.compile(r"^(?:drag|move|pull|push|shift|nudge|slide|take|bring)\b")
+_LEADING_POINT = re.compile(rf"^(?:(?:drag|move|pull|push|shift|nudge|slide|take|bring)\s+(?:from\s+)?)?\(?\s*{_NUM}")
 EXAMPLE = "drag 120,88 to 120,70"
 
 
@@ -64,17 +64,15 @@ def items(text: str) -> list[Item]:
 
 
 def looks_like_coordinates(text: str) -> bool:
-    """At least two points, or one point moved by a direction and distance."""
+    """A point next to an arrow or a target label, a drag verb followed by a point, or a point
+    with a direction and a distance: then the text is read (or refused) as coordinates."""
     seq = items(text)
-    points = sum(i.kind == "point" for i in seq)
     kinds = {i.kind for i in seq}
-    arrows = [k for k, i in enumerate(seq) if i.kind == "arrow"]
-    numeric = [k for k, i in enumerate(seq) if i.kind in ("point", "number")]
-    if arrows and numeric and numeric[0] < arrows[0] < numeric[-1] and points >= 1:
-        return True
-    if points >= 2:
-        return bool(kinds & {"arrow", "handle", "target"}) or bool(_DRAG_VERBS.match(text))
-    return points == 1 and "dir" in kinds and "number" in kinds
+    if "point" not in kinds:
+        return False
+    leading_point = bool(_LEADING_POINT.match(text))
+    moved = "dir" in kinds and "number" in kinds
+    return bool("arrow" in kinds or "target" in kinds or leading_point or moved)
 
 
 def _split_groups(points_and_arrows: list[Item]) -> Reading:

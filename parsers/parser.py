@@ -85,6 +85,16 @@ class CommandParser:
         self.last_part: str | None = None
         self.last_intent: Intent | None = None
         self._landmark_cache: tuple[str, np.ndarray | None] | None = None
+        self._lost = False  # the last parse did not understand its text (see `understands`)
+
+    def understands(self, text: str) -> bool:
+        """Whether `text` reads as a command, an edit or a refusal (not "I did not understand"),
+        without touching the context: speech rescoring asks this of candidate transcripts."""
+        saved = (self.last_part, self.last_intent)
+        try:
+            return self.parse(text).command != "unknown" or not self._lost
+        finally:
+            self.last_part, self.last_intent = saved
 
     def reset_context(self) -> None:
         """Forget the last part and edit, as a new session would ("close it" then has no "it")."""
@@ -108,6 +118,13 @@ class CommandParser:
         return self._landmark_cache[1]
 
     def parse(self, text: str, image: np.ndarray | None = None) -> Command:
+        self._lost = True
+        cmd = self._parse(text, image)
+        if cmd.command != "unknown":
+            self._lost = False
+        return cmd
+
+    def _parse(self, text: str, image: np.ndarray | None) -> Command:
         if not isinstance(text, str):
             return unknown(f"expected text, got {type(text).__name__}", DEFAULT_SUGGESTIONS)
         text = text.strip()
@@ -200,6 +217,7 @@ class CommandParser:
         intent = self._edit_intent(clauses.asked, reading, refused_part)
         subject = absent_subject(expand_contractions(tidy(raw)), raw) or absent_subject(form, raw)
         if subject and intent.complete:
+            self._lost = False
             return unknown(f"there is no {subject} in the picture: I can only edit the face that is shown",
                            [f"{describe(intent)}"])
         if intent_name in ("none", None) and not (intent.complete and intent.source == "rules"):
@@ -231,6 +249,7 @@ class CommandParser:
 
     def _refusal(self, refused_text: str, reading: dict[str, Reading] | None) -> Command:
         """A negated request with nothing asked instead: change nothing, and say what was refused."""
+        self._lost = False
         intent = self._edit_intent(refused_text, reading or {}, None)
         what = describe(finish(intent, self.last_part)) if intent.complete else refused_text
         return unknown(f"not {what}: nothing changed. Say what to do instead, or 'help'",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .command import Command, Point, unknown
 
 _NUM = r"-?\d+(?:\.\d+)?"
-_ITEM = re.compile(rf"(?P<num>{_NUM})|(?P<arrow>->|=>|\b(?:to|into|onto|towards?|until)\b)"
+_ITEM = re.compile(rf"(?P<num>{_NUM})|(?P<arrow>->|=>|\b(?:to|into|onto|towards?|until)\b|\bput (?:it|them) (?:at|on)\b)"
                    r"|(?P<label>\b(?:handles?|from|start|source|origin|targets?|destination|end|goal)\b)"
                    r"|(?P<dir>\b(?:up|down|left|right)(?:wards?)?\b|\b(?:upward|downward|higher|lower)\b)"
                    r"|(?P<sep>\band\b|\bthen\b|;|\bplus\b|\balso\b)"

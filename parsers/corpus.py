@@ -42,7 +42,7 @@ class CorpusConfig:
     """How much of each kind to draw; the defaults train in about a minute on one core."""
 
     seed: int = 15
-    edits: int = 7000
+    edits: int = 9000
     commands: int = 5000
     typo_rate: float = 0.2
     filler_rate: float = 0.35

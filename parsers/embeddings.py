@@ -8,6 +8,7 @@ silenced because they would draw over the terminal UI.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -106,14 +107,22 @@ class SentenceEncoder:
         lengths = batch["attention_mask"].sum(1).tolist()
         return [hidden[i, :n] for i, n in enumerate(lengths)]
 
-    def _threaded(self, fn, texts: list[str], batch: int = 64) -> list:
-        """`fn` over batches of similar-length texts on `threads` threads, results in input order."""
+    @contextmanager
+    def own_threads(self):
+        """Run the enclosed torch work on `threads` threads, then restore the caller's setting."""
         import torch
 
         previous = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
         try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
+
+    def _threaded(self, fn, texts: list[str], batch: int = 64) -> list:
+        """`fn` over batches of similar-length texts on `threads` threads, results in input order."""
+        with self.own_threads():
             order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
             out: list = [None] * len(texts)
             for start in range(0, len(order), batch):
@@ -121,8 +130,6 @@ class SentenceEncoder:
                 for i, value in zip(idx, fn([texts[i] for i in idx])):
                     out[i] = value
             return out
-        finally:
-            torch.set_num_threads(previous)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return np.stack(self._threaded(self._embed, texts))

@@ -152,7 +152,9 @@ class IntentModel:
         self.net.eval()
 
     def probabilities(self, texts: list[str]) -> dict[str, np.ndarray]:
-        return predict(self.net, self.encoder.token_states(texts))
+        """On the encoder's threads: a second thread only made these small products wait."""
+        with self.encoder.own_threads():
+            return predict(self.net, self.encoder.token_states(texts))
 
     def read(self, texts: list[str]) -> list[dict[str, Reading]]:
         """Per text, each head's most probable label (None for "no action"/"no part")."""

@@ -21,6 +21,11 @@ _LEAD_INS = {"do", "does", "please", "i", "you", "just", "so", "ok", "okay", "no
              "hmm", "well", "sorry", "can", "could", "would", "should", "we", "let", "us", "it", "instead",
              "rather", "nope"}
 _INSTEAD_OF = re.compile(r"\b(?:instead of|rather than)\b")
+# Refusals said without "not": rewritten to "not ..." so one scope rule reads them all.
+_REFUSALS = [(re.compile(r"\b(?:there is )?no need to\b"), "not"),
+             (re.compile(r"\bleave (.+?) (?:alone|as it is|as they are|untouched)\b"), r"not \1")]
+# Suggestions that carry a "not" without refusing anything: "why not smile", "why do not you smile".
+_SUGGESTION = re.compile(r"\bwhy (?:do not (?:you|we) |not )")
 
 
 @dataclass
@@ -51,6 +56,9 @@ def _content(words: list[str]) -> list[str]:
 def split_clauses(text: str) -> Clauses:
     asked: list[str] = []
     refused: list[str] = []
+    text = _SUGGESTION.sub("", text)
+    for pattern, replacement in _REFUSALS:
+        text = pattern.sub(replacement, text)
     m = _INSTEAD_OF.search(text)
     if m:
         head, tail = text[:m.start()], text[m.end():]

@@ -238,8 +238,8 @@ class CommandParser:
             action = f"{kind}_{rules.action.split('_')[1]}"
         intent.action = action or rules.action
         intent.part = reading["part"].label or rules.part
-        if intent.part is None and antecedent and (rules.pronoun or not asked.strip()):
-            intent.part = antecedent
+        if rules.pronoun and rules.part is None and (antecedent or self.last_part):
+            intent.part = antecedent or self.last_part  # "it" is the part just named, not a guess
         if reading["intent"].label in ("none", None) or reading["intent"].p < MIN_INTENT_P:
             intent.action, intent.part, intent.source = rules.action, rules.part, "rules"
         if rules.unsupported in UNSUPPORTED and rules.part is None:

@@ -28,7 +28,7 @@ _WORD = re.compile(r"[A-Za-z']+")
 class RescoreConfig:
     """How far a candidate may fall below the greedy transcript's log-probability and still win."""
 
-    margin: float = 4.0
+    margin: float = 6.0
     max_candidates: int = 160
 
 

@@ -120,12 +120,12 @@ def test_negation_scope_is_read_by_rule():
     assert split_clauses("her nose should not be that wide").refused == []
 
 
-@pytest.mark.parametrize("text", ["open the lion's mouth", "close the cat's eyes", "make the dog smile",
-                                  "raise the eyebrows of the statue"])
-def test_subjects_not_in_the_picture_are_named_not_edited(parser, text):
+@pytest.mark.parametrize("text, subject", [("open the lion's mouth", "lion"), ("close the cat's eyes", "cat"),
+                                           ("make the dog smile", "dog"), ("raise the eyebrows of the statue", "statue")])
+def test_subjects_not_in_the_picture_are_named_not_edited(parser, text, subject):
     cmd = parse(parser, text, skimage_data.astronaut())
     assert cmd.command == "unknown" and not cmd.handles
-    assert absent_subject(canonical(text), text) in cmd.message
+    assert f"no {subject} in the picture" in cmd.message
 
 
 def test_people_and_names_are_in_the_picture():
@@ -160,7 +160,7 @@ def test_complaints_move_a_real_face_the_right_way(parser, astronaut):
 
 
 @pytest.mark.parametrize("path, floor", [(HELDOUT_PATH, 0.9), (DATA / "parser_fresh_1.jsonl", 0.9),
-                                         (DATA / "parser_fresh_2.jsonl", 0.9)])
+                                         (DATA / "parser_fresh_2.jsonl", 0.9), (DATA / "parser_fresh_4.jsonl", 0.9)])
 def test_accuracy_on_commands_written_after_the_parser(parser, path, floor):
     if not path.exists():
         pytest.skip(f"{path.name} is not in this checkout")

@@ -8,6 +8,7 @@ thread workers; they talk back through messages (`post_message` is thread-safe) 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -217,6 +218,10 @@ class DragAssistantApp(App[None]):
         box.value = ""
         if self.editor is None:
             self._status("still loading the model...", True)
+            return
+        audio = spoken_file(text)
+        if audio is not None:
+            self.hear_file(audio)
             return
         self.parse_command(text)
 
@@ -455,6 +460,19 @@ class DragAssistantApp(App[None]):
         self._transcribe_and_run(recording.clip)
 
     @work(thread=True, exclusive=True, group="voice")
+    def hear_file(self, path: Path) -> None:
+        """`say FILE`: a recorded command, for machines without a microphone."""
+        from parsers.audio import load_audio
+        from parsers.errors import AudioError
+
+        try:
+            clip = load_audio(path)
+        except AudioError as exc:
+            self.call_from_thread(self._voice_done, None, str(exc))
+            return
+        self._transcribe_and_run(clip)
+
+    @work(thread=True, exclusive=True, group="voice")
     def hear(self, clip) -> None:
         """Run recorded speech (a `parsers.audio.AudioClip`) through Whisper and the parser."""
         self._transcribe_and_run(clip)
@@ -536,6 +554,15 @@ def transcriber():
 
 def transcribe(clip) -> str:
     return transcriber().transcribe(clip).text.strip()
+
+
+def spoken_file(line: str) -> Path | None:
+    """The audio file of a `say FILE` line, if the line is one and the file exists."""
+    m = re.fullmatch(r"say\s+(.+)", line.strip(), flags=re.IGNORECASE)
+    if m is None:
+        return None
+    path = Path(m.group(1).strip().strip("\"'")).expanduser()
+    return path if path.is_file() else None
 
 
 def history_entries(editor: Editor) -> tuple[list[HistoryEntry], int]:

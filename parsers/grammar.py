@@ -1,8 +1,9 @@
-"""Explicit commands: coordinates, session verbs and settings, read by a small strict grammar.
+"""Explicit commands in their exact short forms: session verbs, save, settings, points.
 
-Anything with numbers on both sides of an arrow ("to", "->", "=>", "→") is a coordinate command
-and is either read exactly or answered with what is wrong; it is never handed to the intent
-guesser. `parse_explicit` returns None only for text that is not an explicit command at all.
+These are matched whole ("undo", "steps 80", "save as out.png", "points 10,20 30,40") so the
+common case needs no model and values are read exactly; everything else (coordinates:
+`coordinates.py`; free phrasing: the intent model) goes on. `parse_explicit` returns None for
+text that is not one of these forms.
 """
 
 from __future__ import annotations
@@ -10,14 +11,8 @@ from __future__ import annotations
 import re
 
 from .command import Command, Point, unknown
-from .normalize import strip_fillers, tidy
 
 _NUM = r"-?\d+(?:\.\d+)?"
-_ARROW = r"->|=>|\bto\b|\binto\b|\bonto\b|\btowards?\b"
-_TOKEN_RE = re.compile(rf"(?P<arrow>{_ARROW})|(?P<num>{_NUM})|(?P<word>[a-z+]+)|(?P<sep>[;])")
-_COORD_WORDS = {"drag", "move", "pull", "push", "from", "and", "then", "point", "points", "pixel",
-                "pixels", "px", "handle", "handles", "target", "targets", "at", "the", "a", "position",
-                "coordinates", "coordinate", "drags", "also", "x", "y"}
 
 _SIMPLE: list[tuple[str, str]] = [
     ("undo", r"undo( (that|it|this|(the )?last (edit|change|step|one|drag|thing|action|move)))?( undo)*"
@@ -47,21 +42,17 @@ _CLEAR_POINTS_RE = re.compile(r"(?:clear|remove|delete) (?:the |all )?(?:points|
 MAX_STEPS = 10_000
 
 
-def _simple_form(text: str) -> str:
-    return strip_fillers(tidy(text)).strip(" .!?")
+def parse_explicit(raw: str, form: str) -> Command | None:
+    """The explicit command in `form` (the `canonical` text of `raw`), or None when it is not one.
 
-
-def parse_explicit(text: str) -> Command | None:
-    """The explicit command in `text`, or None when it is not one (then it is an intent)."""
-    raw = text.strip()
-    if looks_like_coordinates(strip_fillers(tidy(raw))):
-        return parse_coordinates(raw)
-    form = _simple_form(raw)
+    `raw` is only read for a save path, whose case is kept as typed.
+    """
+    form = form.strip(" .!?")
     if not form:
         return None
     for name, pattern in _SIMPLE_RE:
         if pattern.fullmatch(form):
-            return Command(name, message=_MESSAGES[name])
+            return Command(name, message=MESSAGES[name])
     m = _SAVE_RE.fullmatch(form)
     if m:
         path = _original_path(raw, m.group("path"))
@@ -77,15 +68,6 @@ def parse_explicit(text: str) -> Command | None:
     return None
 
 
-def looks_like_coordinates(text: str) -> bool:
-    """Numbers on both sides of an arrow, or a point pair next to an arrow or after "drag"."""
-    if re.search(rf"{_NUM}.*(?:{_ARROW}).*{_NUM}", text):
-        return True
-    pair = rf"\(?\s*{_NUM}\s*[, ]\s*{_NUM}\s*\)?"
-    return bool(re.search(rf"{pair}\s*(?:{_ARROW})|(?:{_ARROW})\s*{pair}", text)
-                or re.match(rf"(?:drag|from|move|pull|push)\s+{_NUM}", text))
-
-
 def _original_path(raw: str, lowered: str | None) -> str | None:
     """The path as typed (case kept): the last word of the original line."""
     if lowered is None:
@@ -94,7 +76,7 @@ def _original_path(raw: str, lowered: str | None) -> str | None:
     return last if last.lower().strip("\"'") == lowered.strip("\"'") else lowered.strip("\"'")
 
 
-_MESSAGES = {
+MESSAGES = {
     "undo": "undo the last edit",
     "redo": "redo the last undone edit",
     "reset": "back to the original image",
@@ -140,43 +122,6 @@ def _numbers_to_points(numbers: list[float], what: str) -> tuple[list[Point], st
     if len(numbers) % 2:
         return [], f"{what} has {len(numbers)} numbers; each point needs two (x, y)"
     return [(numbers[i], numbers[i + 1]) for i in range(0, len(numbers), 2)], None
-
-
-def parse_coordinates(raw: str) -> Command:
-    """`drag 120,88 to 120,70`, `(30, 40) -> (35, 60)`, `from 10 20 to 30 40`, chains with `and`."""
-    text = strip_fillers(tidy(raw))
-    groups: list[list[float]] = [[]]
-    for m in _TOKEN_RE.finditer(text):
-        if m.group("arrow"):
-            groups.append([])
-        elif m.group("num"):
-            groups[-1].append(float(m.group("num")))
-        elif m.group("word") and m.group("word") not in _COORD_WORDS:
-            return unknown(f"coordinates are read exactly and {m.group('word')!r} is not part of them: "
-                           "write e.g. 'drag 120,88 to 120,70'", ["drag 120,88 to 120,70"])
-    if any(not g for g in groups):
-        return unknown("a coordinate is missing on one side of 'to': write e.g. 'drag 120,88 to 120,70'",
-                       ["drag 120,88 to 120,70"])
-    handles, error = _numbers_to_points(groups[0], "the first point list")
-    if error:
-        return unknown(error)
-    targets: list[Point] = []
-    for i, group in enumerate(groups[1:], start=1):
-        points, error = _numbers_to_points(group, f"point list {i + 1}")
-        if error:
-            return unknown(error)
-        if i < len(groups) - 1:
-            half = len(points) // 2
-            if len(points) % 2:
-                return unknown(f"point list {i + 1} cannot be split into targets and the next handles")
-            targets += points[:half]
-            handles += points[half:]
-        else:
-            targets += points
-    if len(handles) != len(targets):
-        return unknown(f"{len(handles)} handle point(s) but {len(targets)} target point(s): give one target per handle")
-    return Command("drag", handles=handles, targets=targets,
-                   message=f"drag {len(handles)} point(s)")
 
 
 def _parse_points(kind: str, rest: str) -> Command:

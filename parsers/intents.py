@@ -1,22 +1,16 @@
-"""Natural-language edits -> `Intent` (action, part, side, amount), rules first.
+"""The exact slots of an edit, read by rule: sides, amounts, pixels, directions, pronouns.
 
-Rules own what they do reliably: direction words, negation scope, opposites, amounts and sides.
-Sentence embeddings (`embeddings.py`) only fill in an action or part the rules did not find, by
-nearest labelled example; because a negated or explicit action word always wins, embedding
-similarity (which puts "open" and "close" side by side) can never swap an action for its
-opposite.
+`rule_intent` also reads an action and a part from its lexicons; the parser takes those from the
+trained intent model (`intent_model.py`) and uses the rules' only where the model has no answer
+or for directions ("to her left" is the image's right), which are exact. Their lexicons are also
+part of the vocabulary typo repair works against.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
-from typing import Callable, Protocol
-
-import numpy as np
+from typing import Callable
 
 from .embeddings import common_words
 from .normalize import MAX_CHARS, correct, expand_contractions, strip_fillers, tidy, words
@@ -182,7 +176,7 @@ _IMPLIED_PART.update({w: "eyebrows" for w in "angry angrier mad furious stern st
                       "curious skeptical sceptical puzzled confused questioning inquisitive".split()})
 _IMPLIED_PART.update({w: "eyes" for w in "sleepy tired drowsy asleep sleeping dozing bored awake alert".split()})
 # Things people name that the atlas cannot move: answered with what can be moved, never guessed.
-_UNSUPPORTED = {"ear", "ears", "neck", "tongue", "forehead", "shoulder", "shoulders", "beard", "mustache",
+UNSUPPORTED = _UNSUPPORTED = {"ear", "ears", "neck", "tongue", "forehead", "shoulder", "shoulders", "beard", "mustache",
                 "moustache", "glasses", "skin", "freckles", "makeup", "background", "body", "hand", "hands",
                 "arm", "arms", "teeth", "tooth", "cheekbones", "eyelashes", "lashes", "pupils", "irises"}
 DEFAULT_PART = {"open": "mouth", "close": "mouth", "smile": "mouth", "frown": "mouth", "move_left": "head",
@@ -210,10 +204,6 @@ class Intent:
         return self.action is not None and self.part is not None
 
 
-class Encoder(Protocol):
-    def encode(self, texts: list[str]) -> np.ndarray: ...
-
-
 def rule_words() -> frozenset[str]:
     """Every word the rules act on or knowingly ignore (lexicons, function words, phrase words)."""
     vocab = set(_ACTION_WORDS) | set(_PART_WORDS) | _MOVE_VERBS | _TURN_VERBS | _NEGATIONS | _SLIGHT | _LARGE
@@ -221,6 +211,16 @@ def rule_words() -> frozenset[str]:
     for pattern, _ in _PHRASES:
         vocab |= set(re.findall(r"[a-z]{3,}", re.sub(r"\\[a-zA-Z]", " ", pattern)))
     return frozenset(vocab)
+
+
+def part_words() -> frozenset[str]:
+    """Words that name a part ("brows", "jawline"), singular and plural."""
+    return frozenset(_PART_WORDS) | frozenset(w for p in PARTS for w in p.split())
+
+
+def meaningful_words() -> frozenset[str]:
+    """Action, part, move and turn words: what a typo is most likely a slip for after a command word."""
+    return frozenset(_ACTION_WORDS) | frozenset(_PART_WORDS) | frozenset(_MOVE_VERBS | _TURN_VERBS)
 
 
 def vocabulary() -> frozenset[str]:
@@ -393,77 +393,6 @@ def finish(intent: Intent, last_part: str | None = None) -> Intent:
     return intent
 
 
-@dataclass
-class Example:
-    text: str
-    action: str | None
-    part: str | None
-
-
-def load_examples(path: Path | None = None) -> list[Example]:
-    """Labelled paraphrases the embedding matcher compares against (`examples.json`)."""
-    path = path or Path(__file__).with_name("examples.json")
-    data = json.loads(path.read_text())
-    return [Example(e["text"], e.get("action"), e.get("part")) for e in data["examples"]]
-
-
-class EmbeddingMatcher:
-    """Nearest labelled example by cosine similarity of MiniLM sentence embeddings."""
-
-    def __init__(self, encoder: Encoder, examples: list[Example] | None = None, threshold: float = 0.6):
-        self.encoder = encoder
-        self.examples = examples if examples is not None else load_examples()
-        self.threshold = threshold
-
-    @cached_property
-    def bank(self) -> np.ndarray:
-        return self.encoder.encode([e.text for e in self.examples])
-
-    def ranked(self, text: str) -> list[tuple[float, Example]]:
-        sims = self.bank @ self.encoder.encode([text])[0]
-        order = np.argsort(-sims)
-        return [(float(sims[i]), self.examples[i]) for i in order]
-
-    def fill(self, intent: Intent, text: str) -> Intent:
-        """Take the missing action and/or part from the closest example that agrees with the rules."""
-        for sim, ex in self.ranked(text):
-            if sim < self.threshold:
-                break
-            if ex.action is None:
-                return intent
-            if intent.action and ex.action != intent.action:
-                continue
-            if intent.part and ex.part and ex.part != intent.part:
-                continue
-            if intent.action is None:
-                intent.action = ex.action
-            if intent.part is None and ex.part:
-                intent.part = ex.part
-            intent.source = "rules+embedding" if intent.source == "rules" else intent.source
-            intent.notes.append(f"read like '{ex.text}' (similarity {sim:.2f})")
-            return intent
-        return intent
-
-    def suggestions(self, text: str, n: int = 3) -> list[str]:
-        out: list[str] = []
-        for _, ex in self.ranked(text):
-            if ex.action and ex.text not in out:
-                out.append(ex.text)
-            if len(out) == n:
-                break
-        return out
-
-
-def unexplained(tokens: list[str]) -> list[str]:
-    """Words the rules know nothing about: only these can make an embedding match worth trying."""
-    return [t for t in tokens if t.isalpha() and t not in _KNOWN]
-
-
-def parse_intent(text: str, matcher: EmbeddingMatcher | None = None, last_part: str | None = None) -> Intent:
-    """The intent in `text`; incomplete (action or part None) when it could not be understood."""
-    tokens = prepare(text[:MAX_CHARS])
-    intent = rule_intent(tokens)
-    rules_done = intent.action and (intent.part or intent.pronoun or intent.action in DEFAULT_PART)
-    if matcher is not None and not rules_done and not intent.unsupported and unexplained(tokens):
-        intent = matcher.fill(intent, " ".join(tokens))
-    return finish(intent, last_part)
+def parse_intent(text: str, last_part: str | None = None) -> Intent:
+    """The intent the rules alone read in `text`; incomplete (action or part None) when they cannot."""
+    return finish(rule_intent(prepare(text[:MAX_CHARS])), last_part)

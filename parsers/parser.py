@@ -1,31 +1,51 @@
 """`CommandParser`: text (+ optional image) -> `Command`, the one entry point `assistant/` uses.
 
-Order: the strict grammar first (coordinates, session verbs, settings), then intent rules, then
-MiniLM for what the rules left open, then grounding on the face's landmarks when an image is
-given. Models load once, on first need; a parse never raises for anything a user can type.
+Order: one canonical text form (`canonical`: digits, typos repaired); exact forms first (the
+strict grammar, coordinates however said); then negation scope by rule (`negation`); then the
+trained intent model (`intent_model`) for what the asked-for clause means (an app command, a
+setting, an edit's action and part, or nothing the app can do); rules only for the exact slots
+(sides, amounts, pixels, directions, numbers, paths); then grounding on the face's landmarks when
+an image is given. Models load once, on first need; a parse never raises for anything a user can
+type.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 
 import numpy as np
 
 from .atlas import Atlas, load_atlas
+from .canonical import canonical
 from .command import Command, unknown
+from .coordinates import looks_like_coordinates, read_coordinates
 from .embeddings import SentenceEncoder
-from .grammar import check_range, parse_explicit
+from .grammar import MESSAGES, check_range, parse_explicit, parse_settings
 from .grounding import face_frame, ground, mask_region, part_points, subject_side
-from .intents import (OPPOSITE, PART_DEPENDENT, EmbeddingMatcher, Intent, parse_intent, prepare, repeat_request,
-                      rule_intent)
+from .intent_model import IntentModel, Reading
+from .intents import OPPOSITE, PART_DEPENDENT, UNSUPPORTED, Intent, finish, parse_intent, prepare, repeat_request, rule_intent
 from .landmarks import FaceLandmarks, as_rgb_uint8
-from .normalize import MAX_CHARS
+from .negation import split_clauses
+from .normalize import MAX_CHARS, expand_contractions, tidy
+from .subjects import absent_subject
 
 DEFAULT_SUGGESTIONS = ["open the mouth", "raise the eyebrows", "close her left eye", "smile",
                        "drag 120,88 to 120,70", "help"]
 NO_FACE = ("no face found in the image: give coordinates instead ('drag 120,88 to 120,70') "
            "or click the handle and target points")
+APP_COMMANDS = ("undo", "redo", "reset", "cancel", "help", "quit", "history")
+TURNS_AND_MOVES = ("move_left", "move_right", "turn_left", "turn_right")
+# The part that does an action people name on the whole face ("turn his face", "a smiling face").
+_DOER = {("face", "turn_left"): "head", ("face", "turn_right"): "head", ("face", "smile"): "mouth",
+         ("face", "frown"): "mouth"}
+# Below this the intent model's answer is a guess: the parser says it did not understand.
+MIN_INTENT_P = 0.5
+_PATH = re.compile(r"(?:\b(?:as|to|into|in|called|named)\s+)?(?P<path>[~\w./\\-]*[./\\][~\w./\\-]*|\S+)\s*$")
+_NOT_PATHS = {"disk", "disc", "file", "a file", "it", "this", "that", "drive", "image", "picture", "result",
+              "work", "copy", "version", "edit", "save", "now", "please", "out", "thanks"}
+_NUMBER = re.compile(r"(?<![\w.])\d*\.?\d+(?![\w.])")
 
 
 def describe(intent: Intent) -> str:
@@ -39,27 +59,55 @@ def describe(intent: Intent) -> str:
     return f"{verb} the {part}{' ' + direction if direction else ''}{amount}"
 
 
+def save_path(raw: str) -> str | None:
+    """The file named at the end of a save request, as typed (case kept), or None."""
+    words = raw.strip().rstrip(".!?").split()
+    if not words:
+        return None
+    last = words[-1].strip("\"'")
+    if any(c in last for c in "./\\~") and any(c.isalnum() for c in last):
+        return last
+    if len(words) >= 3 and words[-2].lower() in ("as", "called", "named") and last.lower() not in _NOT_PATHS:
+        return last
+    return None
+
+
 class CommandParser:
     """Parses typed or transcribed lines; remembers the last part so "close it" works."""
 
-    def __init__(self, use_embeddings: bool = True, atlas: Atlas | None = None,
+    def __init__(self, use_model: bool = True, atlas: Atlas | None = None,
                  encoder: SentenceEncoder | None = None, landmarker: FaceLandmarks | None = None):
-        self.use_embeddings = use_embeddings
+        self.use_model = use_model
         self.atlas = atlas or load_atlas()
         self._encoder = encoder
-        self._matcher: EmbeddingMatcher | None = None
+        self._model: IntentModel | None = None
         self.landmarker = landmarker or FaceLandmarks()
         self.last_part: str | None = None
         self.last_intent: Intent | None = None
         self._landmark_cache: tuple[str, np.ndarray | None] | None = None
+        self._lost = False  # the last parse did not understand its text (see `understands`)
+
+    def understands(self, text: str) -> bool:
+        """Whether `text` reads as a command, an edit or a refusal (not "I did not understand"),
+        without touching the context: speech rescoring asks this of candidate transcripts."""
+        saved = (self.last_part, self.last_intent)
+        try:
+            return self.parse(text).command != "unknown" or not self._lost
+        finally:
+            self.last_part, self.last_intent = saved
+
+    def reset_context(self) -> None:
+        """Forget the last part and edit, as a new session would ("close it" then has no "it")."""
+        self.last_part = None
+        self.last_intent = None
 
     @property
-    def matcher(self) -> EmbeddingMatcher | None:
-        if not self.use_embeddings:
+    def model(self) -> IntentModel | None:
+        if not self.use_model:
             return None
-        if self._matcher is None:
-            self._matcher = EmbeddingMatcher(self._encoder or SentenceEncoder())
-        return self._matcher
+        if self._model is None:
+            self._model = IntentModel(self._encoder or SentenceEncoder(quantized=True))
+        return self._model
 
     def landmarks(self, image: np.ndarray) -> np.ndarray | None:
         """Face landmarks of `image`, detected once per distinct picture."""
@@ -70,6 +118,13 @@ class CommandParser:
         return self._landmark_cache[1]
 
     def parse(self, text: str, image: np.ndarray | None = None) -> Command:
+        self._lost = True
+        cmd = self._parse(text, image)
+        if cmd.command != "unknown":
+            self._lost = False
+        return cmd
+
+    def _parse(self, text: str, image: np.ndarray | None) -> Command:
         if not isinstance(text, str):
             return unknown(f"expected text, got {type(text).__name__}", DEFAULT_SUGGESTIONS)
         text = text.strip()
@@ -79,10 +134,13 @@ class CommandParser:
             return unknown(f"that is {len(text)} characters; say one edit at a time (at most {MAX_CHARS})",
                            DEFAULT_SUGGESTIONS)
         image = None if image is None else np.asarray(image)
-        explicit = parse_explicit(text)
+        form = canonical(text)
+        if not form.strip(" ,.!?"):
+            return unknown("nothing to do: say an edit or a command", DEFAULT_SUGGESTIONS)
+        explicit = read_coordinates(form) if looks_like_coordinates(form) else parse_explicit(text, form)
         if explicit is not None:
             return self._finish_explicit(explicit, image)
-        return self._parse_edit(text, image)
+        return self._parse_words(text, form, image)
 
     def _finish_explicit(self, cmd: Command, image: np.ndarray | None) -> Command:
         if image is not None and cmd.command in ("drag", "points"):
@@ -91,24 +149,26 @@ class CommandParser:
             return self._mask_setting(cmd.settings["mask"], image)
         return cmd
 
-    def _mask_setting(self, phrase: str, image: np.ndarray | None) -> Command:
-        intent = parse_intent(phrase, None, self.last_part)
-        if intent.part is None:
+    def _mask_setting(self, phrase: str, image: np.ndarray | None, part: str | None = None) -> Command:
+        intent = parse_intent(phrase, self.last_part)
+        part = intent.part or part
+        if part is None:
             return unknown(f"cannot mask {phrase!r}: name a part (mouth, eyes, eyebrows, nose, chin, jaw, face, hair)",
                            ["mask the mouth", "mask the eyes", "no mask"])
-        cmd = Command("settings", part=intent.part, side=intent.side, settings={"mask": intent.part},
-                      message=f"only the {intent.part} may change")
+        cmd = Command("settings", part=part, side=intent.side if part == intent.part else None,
+                      settings={"mask": part}, message=f"only the {part} may change")
         if image is None:
             return cmd
         landmarks = self.landmarks(image)
         if landmarks is None:
             cmd.message = NO_FACE
             return cmd
-        part = self.atlas.parts[intent.part]
+        atlas_part = self.atlas.parts[part]
         face = face_frame(landmarks, self.atlas)
-        side = subject_side(intent.side, intent.side_frame, face)
-        region = list(part.sides[side]) if part.sides and side in part.sides else list(part.region)
-        pts = part_points(part, face, landmarks, region)
+        side = subject_side(cmd.side, intent.side_frame, face)
+        region = list(atlas_part.sides[side]) if atlas_part.sides and side in atlas_part.sides \
+            else list(atlas_part.region)
+        pts = part_points(atlas_part, face, landmarks, region)
         cmd.side = side
         cmd.mask = mask_region(pts, self.atlas.mask_margin * face.size, image.shape[1], image.shape[0])
         return cmd
@@ -122,17 +182,95 @@ class CommandParser:
         return dataclasses.replace(self.last_intent, action=action, amount=said.amount, pixels=None,
                                    notes=[f"{kind}: the last edit again" if kind == "more" else "less: partly back"])
 
-    def _parse_edit(self, text: str, image: np.ndarray | None) -> Command:
-        tokens = prepare(text)
+    def _read(self, texts: list[str]) -> list[dict[str, Reading]]:
+        return self.model.read(texts) if self.model is not None else [{} for _ in texts]
+
+    def _parse_words(self, raw: str, form: str, image: np.ndarray | None) -> Command:
+        tokens = prepare(form)
         repeat = repeat_request(tokens)
         if repeat:
             intent = self._repeat(repeat, tokens)
             if intent is None:
                 return unknown(f"{repeat} of what? nothing has been edited yet", DEFAULT_SUGGESTIONS)
-        else:
-            intent = parse_intent(text, self.matcher, self.last_part)
+            return self._edit_command(intent, image)
+        clauses = split_clauses(form)
+        if not clauses.asked and not clauses.refused:
+            clauses.asked = form
+        texts = [clauses.asked] if clauses.asked else []
+        texts += clauses.refused[:1]
+        readings = self._read(texts)
+        refused = readings[-1] if clauses.refused else None
+        if not clauses.asked:
+            return self._refusal(clauses.refused[0], refused)
+        reading = readings[0]
+        intent_name = reading["intent"].label if reading else "edit"
+        if reading and reading["intent"].p < MIN_INTENT_P:
+            intent_name = None
+        if intent_name in APP_COMMANDS:
+            return Command(intent_name, message=MESSAGES[intent_name])
+        if intent_name == "save":
+            path = save_path(raw)
+            return Command("save", path=path, message=f"save to {path}" if path else "save (default file name)")
+        if intent_name not in ("edit", "none", None):
+            return self._setting(intent_name, form, reading, image)
+        refused_part = refused["part"].label if refused else None
+        intent = self._edit_intent(clauses.asked, reading, refused_part)
+        subject = absent_subject(expand_contractions(tidy(raw)), raw) or absent_subject(form, raw)
+        if subject and intent.complete:
+            self._lost = False
+            return unknown(f"there is no {subject} in the picture: I can only edit the face that is shown",
+                           [f"{describe(intent)}"])
+        if intent_name in ("none", None) and not (intent.complete and intent.source == "rules"):
+            return self._not_understood(intent, reading)
         if not intent.complete:
-            return self._not_understood(text, intent)
+            return self._not_understood(intent, reading)
+        return self._edit_command(intent, image)
+
+    def _edit_intent(self, asked: str, reading: dict[str, Reading], antecedent: str | None) -> Intent:
+        """Action and part from the model; sides, amounts, pixels and directions from the rules."""
+        rules = rule_intent(prepare(asked))
+        if not reading:
+            return finish(rules, self.last_part)
+        intent = dataclasses.replace(rules, notes=[], source="model")
+        action = reading["action"].label
+        if rules.action in TURNS_AND_MOVES and (action in TURNS_AND_MOVES or action is None):
+            kind = (action or rules.action).split("_")[0]
+            action = f"{kind}_{rules.action.split('_')[1]}"
+        intent.action = action or rules.action
+        intent.part = reading["part"].label or rules.part
+        if rules.pronoun and rules.part is None and (antecedent or self.last_part):
+            intent.part = antecedent or self.last_part  # "it" is the part just named, not a guess
+        if reading["intent"].label in ("none", None) or reading["intent"].p < MIN_INTENT_P:
+            intent.action, intent.part, intent.source = rules.action, rules.part, "rules"
+        if rules.unsupported in UNSUPPORTED and rules.part is None:
+            intent.part = None
+        intent.part = _DOER.get((intent.part, intent.action), intent.part)
+        return finish(intent, self.last_part)
+
+    def _refusal(self, refused_text: str, reading: dict[str, Reading] | None) -> Command:
+        """A negated request with nothing asked instead: change nothing, and say what was refused."""
+        self._lost = False
+        intent = self._edit_intent(refused_text, reading or {}, None)
+        what = describe(finish(intent, self.last_part)) if intent.complete else refused_text
+        return unknown(f"not {what}: nothing changed. Say what to do instead, or 'help'",
+                       [describe(dataclasses.replace(intent, action=OPPOSITE[intent.action]))]
+                       if intent.complete and intent.action in OPPOSITE else DEFAULT_SUGGESTIONS[:3])
+
+    def _setting(self, name: str, form: str, reading: dict[str, Reading], image: np.ndarray | None) -> Command:
+        numbers = _NUMBER.findall(form)
+        if name == "steps":
+            return parse_settings(f"steps {numbers[0] if numbers else '?'}") or unknown("how many steps?")
+        if name == "lr":
+            return parse_settings(f"lr {numbers[0] if numbers else '?'}") or unknown("which learning rate?")
+        if name in ("space_w", "space_wplus"):
+            return parse_settings("use w" if name == "space_w" else "use w+")
+        if name == "no_mask":
+            return parse_settings("no mask")
+        if name == "clear_points":
+            return Command("points", settings={"clear": True}, message="points cleared")
+        return self._mask_setting(form, image, reading["part"].label)
+
+    def _edit_command(self, intent: Intent, image: np.ndarray | None) -> Command:
         part = self.atlas.parts[intent.part]
         if intent.action in PART_DEPENDENT:
             intent.action = part.aliases.get(intent.action, PART_DEPENDENT[intent.action])
@@ -160,12 +298,11 @@ class CommandParser:
         cmd.message = "; ".join([f"{describe(intent)}: {g.message}"] + intent.notes)
         return cmd
 
-    def _not_understood(self, text: str, intent: Intent) -> Command:
+    def _not_understood(self, intent: Intent, reading: dict[str, Reading]) -> Command:
         if intent.part is None and intent.unsupported:
             return unknown(f"I can't move the {intent.unsupported}; parts I can move: mouth, lips, mouth corners, "
                            "eyes, eyebrows, nose, chin, jaw, face, head, hair, or give coordinates",
                            ["open the mouth", "raise the eyebrows", "drag 120,88 to 120,70"])
-        suggestions = self.matcher.suggestions(text) if self.matcher is not None else DEFAULT_SUGGESTIONS[:3]
         if intent.action and not intent.part:
             verb = intent.action.replace("_", " ")
             return unknown(f"{verb} what? name a part: mouth, lips, eyes, eyebrows, nose, chin, jaw, face, head, hair",
@@ -176,5 +313,5 @@ class CommandParser:
             examples = ", ".join(a.replace("_", " ") for a in actions[:5])
             return unknown(f"what should the {intent.part} do? e.g. {examples}",
                            [f"{a.replace('_', ' ')} the {intent.part}" for a in actions[:3]])
-        return unknown("I did not understand that as an edit; try one of the suggestions, coordinates "
-                       "('drag 120,88 to 120,70') or 'help'", suggestions)
+        return unknown("I did not understand that as an edit or a command; try one of the suggestions, "
+                       "coordinates ('drag 120,88 to 120,70') or 'help'", DEFAULT_SUGGESTIONS[:4])

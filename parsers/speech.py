@@ -16,12 +16,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .audio import MAX_SECONDS, SAMPLE_RATE, AudioClip, load_audio, prepare
 from .errors import AudioError
 from .number_words import words_to_numbers
+from .rescoring import RescoreConfig, candidates, first_sentence_if_repeated
 from .whisper_decode import Decoded, encode, greedy_decode, score_texts, tokenizer_for, window_seconds
 from .whisper_weights import WEIGHTS_ENV, ResolvedWeights, load_resolved, resolve
 
@@ -50,7 +52,7 @@ NO_SPEECH_PROB = 0.35
 # commands scored -2.3 to -3.8, the best one-word command on noise -5.0 to -6.2). Noise never
 # gets this far (NO_SPEECH_PROB).
 SHORT_COMMANDS = ("Undo.", "Redo.", "Reset.", "Cancel.", "Save.", "Help.", "Quit.", "History.", "Settings.",
-                  "Smile.", "Frown.")
+                  "Smile.", "Frown.", "Blink.", "Wink.", "Stop.", "Exit.")
 RESCORE_MAX_WORDS = 2
 RESCORE_MARGIN = 1.0
 SHORT_FLOOR = -4.5
@@ -81,6 +83,7 @@ class SpeechConfig:
     min_window: float = 10.0
     window_padding: float = 5.0
     short_commands: tuple[str, ...] = SHORT_COMMANDS
+    rescore: RescoreConfig = field(default_factory=RescoreConfig)
 
     def __post_init__(self):
         if self.weights is None:
@@ -157,8 +160,14 @@ class Transcriber:
             raise self._load_error
         return self.load()
 
-    def transcribe(self, audio: AudioClip | np.ndarray | str | Path, source: str = "audio") -> Transcript:
-        """Recognise one command. `audio` is a clip, 16 kHz mono samples, or a file path."""
+    def transcribe(self, audio: AudioClip | np.ndarray | str | Path, source: str = "audio",
+                   understood: Callable[[str], bool] | None = None) -> Transcript:
+        """Recognise one command. `audio` is a clip, 16 kHz mono samples, or a file path.
+
+        With `understood` (the parser's "can I read this text?"), a transcript it cannot read is
+        replaced by the best-scoring readable candidate (`rescoring.py`), if there is one close
+        enough.
+        """
         import torch
 
         if isinstance(audio, (str, Path)):
@@ -178,9 +187,19 @@ class Transcriber:
             result = greedy_decode(model, self._tokenizer, features, self.config.initial_prompt,
                                    int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10)
             short = None if result.no_speech_prob > NO_SPEECH_PROB else self._short_command(features, result)
+            if short is None and not result.complete:
+                repeated = first_sentence_if_repeated(result.text)
+                if repeated is not None:
+                    result = Decoded(repeated, result.no_speech_prob, result.avg_logprob, result.tokens, True)
+            guess = None
+            if short is None and understood is not None and result.no_speech_prob <= NO_SPEECH_PROB \
+                    and not understood(normalise_transcript(result.text)):
+                guess = self._readable_candidate(features, result, understood)
         raw = result.text
         if short is not None:
             result = short
+        elif guess is not None:
+            result = guess
         elif result.avg_logprob < LOW_LOGPROB or not result.complete or result.no_speech_prob > NO_SPEECH_PROB:
             raise AudioError(f"{clip.source}: no clear speech recognised (heard noise or a guess: "
                              f"{result.text[:40]!r}); speak the command again or type it")
@@ -188,7 +207,22 @@ class Transcriber:
         if not text:
             raise AudioError(f"{clip.source}: no speech recognised; speak the command again or type it")
         return Transcript(text, raw, clip.source, time.perf_counter() - start, clip.seconds,
-                          float(result.no_speech_prob), list(clip.warnings), short is not None)
+                          float(result.no_speech_prob), list(clip.warnings), short is not None or guess is not None)
+
+    def _readable_candidate(self, features, greedy: Decoded, understood: Callable[[str], bool]) -> Decoded | None:
+        """The most likely candidate the parser understands, if within the margin of the greedy text."""
+        texts = candidates(greedy.text.strip(), self.config.rescore)
+        if not texts:
+            return None
+        scores = score_texts(self._model, self._tokenizer, features, self.config.initial_prompt, texts)
+        greedy_total = greedy.avg_logprob * (greedy.tokens + 1)
+        for k in sorted(range(len(texts)), key=lambda i: -scores[i]):
+            if scores[k] < greedy_total - self.config.rescore.margin:
+                return None
+            if understood(texts[k]):
+                tokens = len(self._tokenizer.encode(" " + texts[k]))
+                return Decoded(texts[k], greedy.no_speech_prob, scores[k] / (tokens + 1), tokens, True)
+        return None
 
     def _short_command(self, features, greedy: Decoded) -> Decoded | None:
         """A one-word command that explains the audio about as well as a short or runaway greedy

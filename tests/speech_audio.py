@@ -29,13 +29,14 @@ def sox(args: list[str]) -> None:
 
 
 def with_noise(src: Path, out: Path, noise_volume: float = 0.03, lead_silence: float = 0.0) -> Path:
-    """`src` after `lead_silence` seconds, over white noise for the whole length (sox -m)."""
+    """`src` after `lead_silence` seconds, over white noise for the whole length (sox -m); the
+    noise is the same on every run (sox -R), so benchmark runs compare like with like."""
     padded = out.with_name(out.stem + ".padded.wav")
     sox([str(src), str(padded), "pad", str(lead_silence), "0.3"])
     length = float(subprocess.run([_tool("soxi"), "-D", str(padded)], check=True, capture_output=True,
                                   text=True).stdout)
     noise = out.with_name(out.stem + ".noise.wav")
-    sox(["-n", "-r", "22050", "-c", "1", "-b", "16", str(noise), "synth", f"{length:.3f}", "whitenoise",
+    sox(["-R", "-n", "-r", "22050", "-c", "1", "-b", "16", str(noise), "synth", f"{length:.3f}", "whitenoise",
          "vol", str(noise_volume)])
     sox(["-m", str(padded), str(noise), str(out)])
     return out

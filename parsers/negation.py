@@ -1,0 +1,86 @@
+"""Negation scope, by rule: which clauses of a sentence ask for something and which refuse it.
+
+"don't open the mouth" asks for nothing (the parser says so and changes nothing); "not open,
+close her eyes" and "close her eyes instead of opening them" ask for the clause that is not
+negated. A negation that belongs to a description is not a refusal: "her nose shouldn't be
+that wide" and "the mouth is not open enough" are complaints, which the intent model reads as
+requests for the opposite, so a cue right after or before a copula ("be", "is", "look") leaves
+the clause alone. Works on `canonical` text (contractions already expanded).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_CLAUSE = re.compile(r"\s*(?:[,;.!?]|\bbut\b|\bthen\b|\band\b)\s*")
+_CUES = {"not", "never"}
+_COPULAS = {"be", "is", "are", "was", "were", "look", "looks", "seem", "seems", "feel", "feels", "appear", "appears",
+            "need", "needs", "have", "has", "enough", "like", "too", "so", "that", "as", "quite", "very"}
+_LEAD_INS = {"do", "does", "please", "i", "you", "just", "so", "ok", "okay", "now", "no", "actually", "wait", "oh",
+             "hmm", "well", "sorry", "can", "could", "would", "should", "we", "let", "us", "it", "instead",
+             "rather", "nope"}
+_INSTEAD_OF = re.compile(r"\b(?:instead of|rather than)\b")
+# Refusals said without "not": rewritten to "not ..." so one scope rule reads them all.
+_REFUSALS = [(re.compile(r"\b(?:there is )?no need to\b"), "not"),
+             (re.compile(r"\bleave (.+?) (?:alone|as it is|as they are|untouched)\b"), r"not \1")]
+# Suggestions that carry a "not" without refusing anything: "why not smile", "why do not you smile".
+_SUGGESTION = re.compile(r"\bwhy (?:do not (?:you|we) |not )")
+
+
+@dataclass
+class Clauses:
+    """`asked`: the text of clauses that ask for something; `refused`: negated requests, cue removed."""
+
+    asked: str
+    refused: list[str] = field(default_factory=list)
+
+
+def _refusal(words: list[str]) -> tuple[list[str], list[str]] | None:
+    """(words before the cue, words it negates), or None if the clause holds no refusal."""
+    for k, w in enumerate(words):
+        if w not in _CUES:
+            continue
+        before = words[k - 1] if k else ""
+        after = words[k + 1] if k + 1 < len(words) else ""
+        if before in _COPULAS or after in _COPULAS or before in ("should", "could", "would", "must") and after == "be":
+            return None
+        return words[:k], words[k + 1:]
+    return None
+
+
+def _content(words: list[str]) -> list[str]:
+    return [w for w in words if w not in _LEAD_INS]
+
+
+def split_clauses(text: str) -> Clauses:
+    asked: list[str] = []
+    refused: list[str] = []
+    text = _SUGGESTION.sub("", text)
+    for pattern, replacement in _REFUSALS:
+        text = pattern.sub(replacement, text)
+    m = _INSTEAD_OF.search(text)
+    if m:
+        head, tail = text[:m.start()], text[m.end():]
+        pieces = _CLAUSE.split(tail, maxsplit=1)
+        refused.append(pieces[0].strip())
+        text = " ".join([head] + pieces[1:])
+    if re.match(r"^no\b\s*[,.!]", text):
+        text = re.sub(r"^no\b\s*[,.!]\s*", "", text)
+    for clause in _CLAUSE.split(text):
+        words = clause.split()
+        found = _refusal(words)
+        if found is None:
+            asked += words
+            continue
+        before, negated = found
+        if _content(before):
+            asked += before
+        if negated:
+            refused.append(" ".join(negated))
+    return Clauses(" ".join(_content_sentence(asked)), [r for r in refused if r])
+
+
+def _content_sentence(words: list[str]) -> list[str]:
+    """The asked words, or nothing if they are only lead-ins ("do", "please")."""
+    return words if _content(words) else []

@@ -1,0 +1,52 @@
+"""Whose part is meant: the person in the picture, or someone (something) who is not there.
+
+"open the lion's mouth" on a portrait must not edit the portrait: the parser answers that there
+is no lion. A possessor or an object of "make/let/have" that is neither a person word, a
+pronoun, nor a word of the app's vocabulary (parts, "face", "picture") names a subject the
+picture does not show. A capitalised possessor in the original text is a name ("Anna's eyes"),
+so a person.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .vocabulary import app_words
+
+PEOPLE = frozenset("""person people man woman men women guy girl boy lady gentleman kid child baby subject model
+she he her him his hers they them their someone somebody everyone she's he's portrait me my mine myself you your
+wife husband friend mom mum dad mother father sister brother son daughter grandma grandpa aunt uncle boyfriend
+girlfriend partner teenager teen adult player actor actress singer customer client user face picture photo image
+left right one other this that what who where there here how everything nothing something""".split())
+_POSSESSOR = re.compile(r"\b([a-z]+)(?:'s|s')\s+(?:[a-z]+\s+){0,2}?([a-z]+)")
+_OF_THE = re.compile(r"\b(?:of|on) (?:the|a|that|this) ([a-z]+)\b")
+_CAUSATIVE = re.compile(r"\b(?:make|let|have|get) (?:the|a|that|this) ([a-z]+)\b")
+
+
+def _names(raw: str) -> set[str]:
+    """Capitalised words that do not start a sentence: names, so people."""
+    return {m.group(1).lower() for m in re.finditer(r"(?<=[a-z,] )([A-Z][a-z]+)", raw)}
+
+
+def absent_subject(text: str, raw: str = "") -> str | None:
+    """The subject named in `text` (canonical) that is not a person in the picture, or None."""
+    names = _names(raw)
+    known = app_words()
+    candidates = [m.group(1) for m in _OF_THE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
+    candidates += [m.group(1) for m in _CAUSATIVE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
+    possessors = [m.group(1) for m in _POSSESSOR.finditer(text)]
+    for word in possessors + candidates:
+        if word in PEOPLE or word in names or word in _part_words():
+            continue
+        return word
+    return None
+
+
+# Words of the app's data that, after "of the" or "make the", still name someone else.
+_BEINGS = frozenset("cat dog lion horse bird statue robot doll monkey tiger bear fish baby".split()) - PEOPLE
+
+
+def _part_words() -> frozenset[str]:
+    from .intents import part_words
+
+    return part_words()

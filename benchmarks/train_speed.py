@@ -6,6 +6,7 @@ project's fast settings, measured in the same run on the same machine.
     python benchmarks/train_speed.py --device cpu --steps 3 --batches 8   # CPU smoke figure
     python benchmarks/train_speed.py --processes 1,8      # 8 GPUs: one process per GPU vs one in all
     python benchmarks/train_speed.py --device cpu --steps 3 --batches 8 --processes 1,2   # the overhead of 2
+    python benchmarks/train_speed.py --device cpu --threads 1 --recipes   # the face-model recipes on this CPU
 
 Prints one JSON object. Speed does not depend on image content, so the data are random pixels.
 With N processes (torch.multiprocessing, one job as under torchrun) every batch is the global
@@ -79,6 +80,16 @@ def measure_processes(config: TrainConfig, images: np.ndarray, processes: int, s
         return json.loads(result.read_text())
 
 
+# The face-model recipes compared on the CPU (docs/training.md): what the earlier placeholder was
+# trained with, what the current CPU run uses, and the projected-discriminator pilot.
+RECIPES = {
+    "earlier placeholder: 4096/256, fp32, batch 16": dict(batch=16, amp="none"),
+    "current CPU run: 1024/128, bf16, batch 16": dict(channel_base=1024, channel_max=128, batch=16, amp="bf16"),
+    "projected-D pilot: 1024/128, bf16, batch 16": dict(channel_base=1024, channel_max=128, batch=16, amp="bf16",
+                                                       discriminator="projected", lr=0.002),
+}
+
+
 def bench_images() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (1024, 64, 64, 3), dtype=np.uint8)
 
@@ -94,6 +105,7 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="add torch.compile variants")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads per process (default: all cores, shared out among N processes)")
+    ap.add_argument("--recipes", action="store_true", help="also the face-model recipes (RECIPES), one process each")
     ap.add_argument("--processes", default="1",
                     help="comma list of process counts for the fast settings, e.g. 1,2 (one process per GPU)")
     args = ap.parse_args()
@@ -124,6 +136,12 @@ def main() -> None:
         if args.compile:
             comp = TrainConfig(device=str(device), batch=b, compile=True)
             runs[f"fast batch {b} + compile"] = measure(comp, images, steps, max(warmup, 3))
+    if args.recipes:
+        for name, settings in RECIPES.items():
+            runs[name] = measure(TrainConfig(device=str(device), **settings), images, steps, warmup)
+        old = runs[next(iter(RECIPES))]["images_per_s"]
+        for name in RECIPES:
+            runs[name]["vs_earlier_placeholder"] = round(runs[name]["images_per_s"] / old, 2)
     baseline = runs[base_name]["images_per_s"]
     best = max(runs.values(), key=lambda r: r["images_per_s"])
     result = {

@@ -35,6 +35,7 @@ from assistant.widgets.preview import GraphicsBackend, ImagePreview, detect_grap
 from assistant.widgets.status import StatusLine
 from stylegan2.imaging import to_uint8
 
+START_AGAIN = "Ctrl+Q quits; start again with other options (draggan-assistant --help lists them)"
 PREVIEW_EVERY_S = 0.5  # a full synthesis each: more often costs the drag visibly
 PROGRESS_EVERY_S = 0.1
 LEVEL_FLOOR_DB = -60.0
@@ -104,6 +105,7 @@ class DragAssistantApp(App[None]):
         self.cancel_event = threading.Event()
         self.talk_stop: threading.Event | None = None
         self.ready = threading.Event()
+        self.start_error: str | None = None  # why the editor could not be opened, for every later command
         self.last_outcome: Outcome | None = None
         # Loading the model and drawing the first picture start now, overlapping Textual's own
         # start-up (a photo waits for the screen: its fitting reports progress there).
@@ -152,7 +154,8 @@ class DragAssistantApp(App[None]):
                 assert self._opening is not None
                 editor = self._opening.result()
         except Exception as exc:  # shown to the user; the app stays open so the message can be read
-            self.call_from_thread(self._status, f"could not start: {exc}", True)
+            self.start_error = f"could not start: {exc}. {START_AGAIN}"
+            self.call_from_thread(self._status, self.start_error, True)
             return
         self.editor = editor
         editor.history_images()  # renders the thumbnails here, not on the UI thread
@@ -197,9 +200,16 @@ class DragAssistantApp(App[None]):
         entries, current = history_entries(editor)
         await self.query_one(HistoryPanel).set_entries(entries, current)
 
+    def _not_ready(self) -> bool:
+        """True (and the reason on the status line) while there is no editor: still loading, or
+        the start failed, which every later command must keep saying instead of 'loading'."""
+        if self.editor is not None:
+            return False
+        self._status(self.start_error or "still loading the model...", True)
+        return True
+
     def _can_edit(self) -> bool:
-        if self.editor is None:
-            self._status("still loading the model...", True)
+        if self._not_ready():
             return False
         if self.busy:
             self._status("a drag is running: wait for it or press Esc to cancel", True)
@@ -216,8 +226,7 @@ class DragAssistantApp(App[None]):
         box = self.query_one(CommandInput)
         box.remember(text)
         box.value = ""
-        if self.editor is None:
-            self._status("still loading the model...", True)
+        if self._not_ready():
             return
         audio = spoken_file(text)
         if audio is not None:
@@ -323,7 +332,7 @@ class DragAssistantApp(App[None]):
 
     @on(ImagePreview.Clicked)
     def point_clicked(self, event: ImagePreview.Clicked) -> None:
-        if self.editor is None:
+        if self._not_ready():
             return
         if self.busy:
             self._status("a drag is running: wait for it or press Esc to cancel", True)
@@ -381,7 +390,7 @@ class DragAssistantApp(App[None]):
         self.drag_pending()
 
     def action_clear_points(self) -> None:
-        if self.editor is None:
+        if self._not_ready():
             return
         self.editor.pending.clear()
         self._show_pending()
@@ -418,8 +427,7 @@ class DragAssistantApp(App[None]):
         if self.talk_stop is not None:
             self.talk_stop.set()
             return
-        if self.editor is None:
-            self._status("still loading the model...", True)
+        if self._not_ready():
             return
         from parsers.audio import microphone_status
 

@@ -8,32 +8,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
-def positive_int(text: str) -> int:
-    value = int(text) if text.strip().isdigit() else 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 up, not {text!r}")
-    return value
+from assistant import arg_types
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     """Top-level options; with no subcommand the parser's default action opens the app."""
     group = parser.add_argument_group("the app (no COMMAND)")
-    group.add_argument("--seed", type=int, default=None, help="start from this seed (default: a random one)")
+    group.add_argument("--seed", type=arg_types.seed, default=None, help="start from this seed (default: a random one)")
     group.add_argument("--model", default=None, help="generator checkpoint (default: the embedded model)")
-    group.add_argument("--psi", type=float, default=0.7, help="truncation psi for the seed (default 0.7)")
+    group.add_argument("--psi", type=arg_types.psi, default=0.7, help="truncation psi for the seed (default 0.7)")
     group.add_argument("--resume", nargs="?", const="", default=None, metavar="SESSION",
                        help="reopen a saved session (default: the latest) with its full history")
     group.add_argument("--no-autosave", action="store_true", help="do not keep a session folder")
     group.add_argument("--image", default=None, metavar="PHOTO",
                        help="edit the face in this photo (fitted first, about a minute); 'save' writes the whole photo")
-    group.add_argument("--face", type=int, default=None, metavar="N",
+    group.add_argument("--face", type=arg_types.face_number, default=None, metavar="N",
                        help="with --image: which face, 1 = the largest (default)")
     group.add_argument("--align", choices=("auto", "celeba", "ffhq"), default="auto",
                        help="with --image: face framing (auto picks by model name)")
-    group.add_argument("--fit-steps", type=int, default=None, metavar="N",
+    group.add_argument("--fit-steps", type=arg_types.fit_steps, default=None, metavar="N",
                        help="with --image: optimisation steps for fitting the photo (default 400)")
-    group.add_argument("--threads", type=positive_int, default=None, metavar="N",
+    group.add_argument("--threads", type=arg_types.threads, default=None, metavar="N",
                        help="CPU threads for the model (default: PyTorch's choice, one per core); on a busy "
                             "machine 1 can be many times faster")
     group.add_argument("--halfblock", action="store_true",

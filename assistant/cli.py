@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from assistant import app_args
+from assistant.arg_types import OneLineParser, UsageError
 from assistant.commands.edit import EditCommandError
 from assistant.edit_script import ScriptError
 from assistant.landmark_benchmark import BenchmarkError
@@ -28,15 +29,17 @@ from stylegan2.errors import CheckpointError
 COMMAND_MODULES = ["info", "sample", "train", "train_encoder", "model_report", "edit", "replay", "parse", "transcribe",
                    "doctor", "benchmark"]
 
-# Exceptions whose message is meant for the user. Layers add theirs here as they appear.
-USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DataError, DragInputError, FileNotFoundError,
-                                                PermissionError, IsADirectoryError, SessionError, ScriptError,
-                                                EditCommandError, ImageError, PhotoError,
-                                                AudioError, DistributedError, BenchmarkError, LandmarkError)
+# Exceptions whose message is meant for the user. Layers add theirs here as they appear. OSError
+# covers every file the user names that cannot be read or written (missing, a folder, no
+# permission, a name too long, a full disk).
+USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, DataError, DragInputError, OSError,
+                                                SessionError, ScriptError, EditCommandError, ImageError,
+                                                PhotoError, AudioError, DistributedError, BenchmarkError,
+                                                LandmarkError, UsageError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="draggan-assistant",
         description="Edit StyleGAN2 images by dragging points, typed or spoken (DragGAN).",
     )
@@ -47,16 +50,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_message(exc: BaseException) -> str:
+    """The one line for a user error; a file error names the file and the reason, as a user
+    reads it, without Python's `[Errno N]` prefix."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror.lower()}"
+    return " ".join(str(exc).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad argument already reported in one line
+        return int(exc.code or 0)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {user_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from assistant.arg_types import SEED_MAX
 
 SCRIPT_FORMAT = "draggan-assistant-script"
 SCRIPT_VERSION = 1
@@ -146,8 +149,12 @@ class EditScript:
                               f"(this program reads version {SCRIPT_VERSION})")
         try:
             seed, psi = int(data["seed"]), float(data["psi"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise ScriptError("edit script needs an integer 'seed' and a number 'psi'") from None
+        if not 0 <= seed <= SEED_MAX:
+            raise ScriptError(f"edit script: 'seed' must be in 0..{SEED_MAX}, got {seed}")
+        if not math.isfinite(psi):
+            raise ScriptError(f"edit script: 'psi' must be a finite number, got {psi}")
         edits = data.get("edits")
         if not isinstance(edits, list):
             raise ScriptError("edit script: 'edits' must be a list")

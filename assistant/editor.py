@@ -337,7 +337,10 @@ def replay(script: EditScript, G: Generator, on_edit: Callable[[int, ScriptEdit]
     script.require_replayable()
     editor = Editor(G, script.seed, psi=script.psi, model=script.model)
     for i, edit in enumerate(script.edits, start=1):
-        config = DragConfig.from_dict(edit.settings) if edit.settings else editor.config
+        try:
+            config = DragConfig.from_dict(edit.settings) if edit.settings else editor.config
+        except (TypeError, ValueError) as exc:
+            raise ScriptError(f"edit {i} ({edit.command!r}): bad settings ({exc})") from None
         stop_at_once = threading.Event()
         if edit.steps == 0:  # cancelled before its first step: keep it in the history, change nothing
             stop_at_once.set()

@@ -387,3 +387,21 @@ async def test_quit_during_a_drag_stops_it_and_saves_it(tiny_path):
         time.sleep(0.05)
     script = SessionStore.open(None).script()
     assert [e.status for e in script.edits] == ["cancelled"]
+
+
+async def test_a_failed_start_is_what_every_later_command_says(tmp_path):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x00" * 64)
+    app = DragAssistantApp(AppOptions(model=str(broken), seed=1))
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.query_one(StatusLine)
+        await wait_until(pilot, lambda: app.start_error is not None)
+        await pilot.pause(0.05)
+        for act in (lambda: type_command(pilot, "open the mouth"), lambda: pilot.press("ctrl+z"),
+                    lambda: pilot.press("ctrl+t")):
+            status.update("")
+            await act()
+            await pilot.pause(0.05)
+            shown = str(status.render())
+            assert status.has_class("error") and "could not start" in shown and "loading" not in shown
+            assert str(broken) in shown and "Ctrl+Q" in shown and "--help" in shown

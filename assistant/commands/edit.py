@@ -12,6 +12,7 @@ import json
 import sys
 import time
 
+from assistant import arg_types
 from assistant.editor import DEFAULT_PSI, Editor, Outcome
 
 
@@ -23,22 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("edit", help="apply typed commands headless and write the picture")
     p.add_argument("commands", nargs="+", metavar="COMMAND",
                    help="what to do, as typed in the app: 'open the mouth', 'drag 20,30 to 28,30', 'steps 80'")
-    p.add_argument("--seed", type=int, default=0, help="seed of the starting picture (default 0)")
+    p.add_argument("--seed", type=arg_types.seed, default=0, help="seed of the starting picture (default 0)")
     p.add_argument("--model", default=None, help="generator checkpoint (default: the embedded model)")
-    p.add_argument("--psi", type=float, default=DEFAULT_PSI, help="truncation psi (default 0.7)")
+    p.add_argument("--psi", type=arg_types.psi, default=DEFAULT_PSI, help="truncation psi (default 0.7)")
     p.add_argument("-o", "--output", default=None,
                    help="picture to write (default edit.png; with --image, PHOTO_edited.png beside the photo)")
     photo = p.add_argument_group("editing a photo")
     photo.add_argument("--image", default=None, metavar="PHOTO",
                        help="edit the face in this photo instead of a generated picture; the output is the whole "
                             "photo at its own size")
-    photo.add_argument("--face", type=int, default=None, metavar="N",
+    photo.add_argument("--face", type=arg_types.face_number, default=None, metavar="N",
                        help="which face when the photo has several: 1 = the largest (default), 2 = the next, ...")
     photo.add_argument("--align", choices=("auto", "celeba", "ffhq"), default="auto",
                        help="face framing: the embedded model's (celeba) or FFHQ's; auto picks by model name")
     photo.add_argument("--paste", choices=("changed", "face"), default="changed",
                        help="paste back only what the edit changed (default) or the whole face crop")
-    photo.add_argument("--fit-steps", type=int, default=None, metavar="N",
+    photo.add_argument("--fit-steps", type=arg_types.fit_steps, default=None, metavar="N",
                        help="optimisation steps for fitting the photo (default 400; fewer is faster and rougher)")
     photo.add_argument("--overwrite", action="store_true", help="allow -o to be the input photo itself")
     p.add_argument("--script", default=None, help="also write the replayable edit script here (.json)")

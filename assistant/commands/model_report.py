@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from assistant import arg_types
 from stylegan2 import Generator, load_generator
 from stylegan2.sample_grid import generate_images, seed_latents, tile
 from stylegan2.train_checkpoint import is_training_checkpoint, load_training_checkpoint
@@ -34,11 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("model-report", help="sample grid, CPU speed and face distances of a model")
     p.add_argument("checkpoint", nargs="?", help="generator or training checkpoint (default: the embedded model)")
     p.add_argument("-o", "--out", default="model-report", help="folder for grid.png, samples.npz, report.json")
-    p.add_argument("--n", type=int, default=2000, help="samples for the face distances (default 2000)")
-    p.add_argument("--fd-first-seed", type=int, default=5000,
+    p.add_argument("--n", type=arg_types.int_range(2, 100_000, "--n"), default=2000,
+                   help="samples for the face distances (default 2000)")
+    p.add_argument("--fd-first-seed", type=arg_types.seed, default=5000,
                    help="the distances use seeds FIRST..FIRST+n-1 (default 5000: the face-model issue's protocol)")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation of the grid (distances always use 1)")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads for the timing (default 2)")
+    p.add_argument("--psi", type=arg_types.psi, default=1.0, help="truncation of the grid (distances always use 1)")
+    p.add_argument("--threads", type=arg_types.threads, default=2, help="CPU threads for the timing (default 2)")
     p.add_argument("--no-fd", action="store_true", help="skip the face distances")
     p.add_argument("--real", default=str(REAL_DATA), help="reference images for face_fd.py")
     p.add_argument("--face-fd", default=str(FACE_FD), help="path of face_fd.py")

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from assistant import arg_types
 from assistant.commands.transcribe import add_speech_options, speech_config
 from parsers import CommandParser, Transcriber
 from parsers.images import load_image
@@ -26,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--image", help="picture to find the face in (PNG, JPEG, ...)")
     source.add_argument("--model", nargs="?", const="", default=None, metavar="CHECKPOINT",
                         help="ground on a generated sample (no value: the embedded model)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the generated sample (default 0)")
-    p.add_argument("--psi", type=float, default=0.7, help="truncation psi for the sample (default 0.7)")
+    p.add_argument("--seed", type=arg_types.seed, default=None, help="seed of the generated sample (default 0)")
+    p.add_argument("--psi", type=arg_types.psi, default=0.7, help="truncation psi for the sample (default 0.7)")
     p.add_argument("--batch", metavar="FILE", help="one command per line ('-' = stdin); one JSON line each")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--audio", metavar="FILE", help="a spoken command (WAV, FLAC, MP3, OGG) instead of TEXT")

@@ -18,6 +18,8 @@ from typing import TextIO
 import torch
 from torch.distributed.elastic.multiprocessing.errors import record
 
+from assistant import arg_types
+from assistant.arg_types import OneLineParser
 from stylegan2.dataset import DataError, load_images
 from stylegan2.distributed import (DEFAULT_TIMEOUT_S, DistContext, DistributedError, from_rank0, init_from_env,
                                    shutdown)
@@ -25,6 +27,7 @@ from stylegan2.errors import CheckpointError
 from stylegan2.training import RunLimits, TrainConfig, Trainer, resolve_device, run_training
 
 DEFAULTS = TrainConfig()
+LEARNING_RATE = arg_types.float_range(0.0, 1.0, "the learning rate", low_open=True)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,38 +37,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/celeba64", help="output folder (checkpoints, grids, log)")
     p.add_argument("--resume", default=None,
                    help="training checkpoint to continue from, or 'auto' for OUT/latest.safetensors if present")
-    p.add_argument("--kimg", type=float, default=5000, help="stop when this many thousand images were shown")
-    p.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this many minutes")
-    p.add_argument("--cpu-minutes", type=float, default=None,
+    p.add_argument("--kimg", type=arg_types.positive_float, default=5000,
+                   help="stop when this many thousand images were shown")
+    p.add_argument("--minutes", type=arg_types.positive_float, default=None,
+                   help="stop (and checkpoint) after this many minutes")
+    p.add_argument("--cpu-minutes", type=arg_types.positive_float, default=None,
                    help="stop (and checkpoint) after this much process CPU time: pilots compared at an equal CPU budget")
-    p.add_argument("--batch", type=int, default=DEFAULTS.batch)
-    p.add_argument("--lr", type=float, default=DEFAULTS.lr)
-    p.add_argument("--d-lr", type=float, default=DEFAULTS.d_lr, help="discriminator learning rate (default: --lr)")
+    p.add_argument("--batch", type=arg_types.int_range(1, 65_536, "the batch size"), default=DEFAULTS.batch)
+    p.add_argument("--lr", type=LEARNING_RATE, default=DEFAULTS.lr)
+    p.add_argument("--d-lr", type=LEARNING_RATE, default=DEFAULTS.d_lr,
+                   help="discriminator learning rate (default: --lr)")
     p.add_argument("--discriminator", choices=["resnet", "projected"], default=DEFAULTS.discriminator,
                    help="resnet: NVIDIA's D with R1; projected: frozen EfficientNet-Lite0 features + small heads")
-    p.add_argument("--projected-input", type=int, default=DEFAULTS.projected_input,
-                   help="the projected D's input size (images are upsampled to it)")
-    p.add_argument("--ema-kimg", type=float, default=DEFAULTS.ema_kimg, help="G_ema half-life in thousand images")
-    p.add_argument("--r1-gamma", type=float, default=DEFAULTS.r1_gamma)
+    p.add_argument("--projected-input", type=arg_types.int_range(16, 1024, "the projected D's input size"),
+                   default=DEFAULTS.projected_input, help="the projected D's input size (images are upsampled to it)")
+    p.add_argument("--ema-kimg", type=arg_types.positive_float, default=DEFAULTS.ema_kimg,
+                   help="G_ema half-life in thousand images")
+    p.add_argument("--r1-gamma", type=arg_types.non_negative_float, default=DEFAULTS.r1_gamma)
     p.add_argument("--augment", default=DEFAULTS.augment, help="DiffAugment policy, or 'none'")
-    p.add_argument("--channel-base", type=int, default=DEFAULTS.channel_base)
-    p.add_argument("--channel-max", type=int, default=DEFAULTS.channel_max)
-    p.add_argument("--mapping-layers", type=int, default=DEFAULTS.mapping_layers)
-    p.add_argument("--resolution", type=int, default=DEFAULTS.resolution)
+    p.add_argument("--channel-base", type=arg_types.positive_int, default=DEFAULTS.channel_base)
+    p.add_argument("--channel-max", type=arg_types.positive_int, default=DEFAULTS.channel_max)
+    p.add_argument("--mapping-layers", type=arg_types.int_range(1, 64, "the mapping layers"),
+                   default=DEFAULTS.mapping_layers)
+    p.add_argument("--resolution", type=arg_types.resolution, default=DEFAULTS.resolution)
     p.add_argument("--crop", choices=["auto", "celeba", "none"], default="auto")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--limit", type=arg_types.positive_int, default=None, help="use only the first N images")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--amp", choices=["auto", "bf16", "none"], default="auto", help="bf16 autocast (auto: on CUDA)")
     p.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto")
     p.add_argument("--fused-adam", choices=["auto", "on", "off"], default="auto")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile G's synthesis and D (for GPUs: compiling takes minutes, far longer on CPU)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dist-timeout", type=float, default=DEFAULT_TIMEOUT_S,
+    p.add_argument("--threads", type=arg_types.threads, default=None, help="CPU threads for torch")
+    p.add_argument("--seed", type=arg_types.seed, default=0)
+    p.add_argument("--dist-timeout", type=arg_types.positive_float, default=DEFAULT_TIMEOUT_S,
                    help="under torchrun: seconds a process waits for the others before it gives up")
-    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
-    p.add_argument("--grid-kimg", type=float, default=50.0, help="write a sample grid every N kimg")
+    p.add_argument("--checkpoint-minutes", type=arg_types.positive_float, default=5.0)
+    p.add_argument("--grid-kimg", type=arg_types.positive_float, default=50.0, help="write a sample grid every N kimg")
     p.add_argument("--export-to", default=None,
                    help="at the end also write WEIGHTS_DIR/celeba64.safetensors and a compact resumable "
                         "WEIGHTS_DIR/training/celeba64-train.safetensors (fp16 nets, bf16 Adam moments)")
@@ -136,7 +144,7 @@ def _train(args: argparse.Namespace, config: TrainConfig, job: DistContext, say:
 
 @record  # under torchrun, a rank's uncaught exception goes into torchrun's summary of the failed job
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m assistant.commands.train")
+    parser = OneLineParser(prog="python3 -m assistant.commands.train")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
     try:

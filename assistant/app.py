@@ -28,7 +28,7 @@ from textual.widgets import Footer, Static
 
 from assistant.editor import Editor, Outcome
 from assistant.screens.help import HelpScreen
-from assistant.session_store import SessionStore, data_dir
+from assistant.session_store import SessionStore, native_log_path
 from assistant.widgets.command_input import CommandInput
 from assistant.widgets.history import HistoryEntry, HistoryPanel
 from assistant.widgets.preview import GraphicsBackend, ImagePreview, detect_graphics
@@ -157,6 +157,7 @@ class DragAssistantApp(App[None]):
             self.start_error = f"could not start: {exc}. {START_AGAIN}"
             self.call_from_thread(self._status, self.start_error, True)
             return
+        editor.interface = "app"
         self.editor = editor
         editor.history_images()  # renders the thumbnails here, not on the UI thread
         self.call_from_thread(self._editor_ready)
@@ -616,7 +617,7 @@ def run_app(options: AppOptions, graphics: bool = True) -> int:
         options.graphics = detect_graphics()
     app = DragAssistantApp(options)
     if sys.__stderr__ is not None and sys.__stderr__.isatty():
-        with native_stderr_to(data_dir() / "app.log"):
+        with native_stderr_to(native_log_path()):
             app.run()
     else:
         app.run()

@@ -17,10 +17,11 @@ from assistant.edit_script import ScriptError
 from assistant.landmark_benchmark import BenchmarkError
 from assistant.landmarks68 import LandmarkError
 from assistant.photo import PhotoError
-from assistant.session_store import SessionError
+from assistant.session_store import SessionError, native_log_path
 from draggan_core.errors import DragInputError
 from parsers.errors import AudioError
 from parsers.images import ImageError
+from parsers.native_log import log_to
 from stylegan2.dataset import DataError
 from stylegan2.distributed import DistributedError
 from stylegan2.errors import CheckpointError
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    log_to(native_log_path())
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:

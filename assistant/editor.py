@@ -78,6 +78,9 @@ class Editor:
 
     # What edit scripts record as the picture's origin; only "seed" scripts can be replayed.
     script_source = "seed"
+    # Who reads the messages: "cli" (headless commands) or "app" (which can be clicked); the app
+    # sets it before the first command.
+    interface = "cli"
 
     def __init__(self, G: Generator, seed: int, *, psi: float = DEFAULT_PSI, model: str | None = None,
                  config=None, store: SessionStore | None = None, session=None, keep_session: bool = False) -> None:
@@ -95,7 +98,7 @@ class Editor:
         self.pending = PendingPoints()
         self.mask_region: dict | None = None
         self.lock = threading.Lock()
-        self._parser = None
+        self.parser = None  # made on the first parse; a caller may hand in one whose models are loaded
         self._renders: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
 
     @classmethod
@@ -187,11 +190,15 @@ class Editor:
 
     def parse(self, text: str):
         """Text -> `parsers.Command`, with the current picture for named parts."""
-        if self._parser is None:
+        if self.parser is None:
             from parsers.parser import CommandParser
 
-            self._parser = CommandParser()
-        return self._parser.parse(text, image=self.image())
+            self.parser = CommandParser(interface=self.interface)
+        return self.parser.parse(text, image=self.parse_image())
+
+    def parse_image(self) -> np.ndarray:
+        """The picture named parts are found on: the current one."""
+        return self.image()
 
     def apply(self, command, *, progress: Callable | None = None, cancel: threading.Event | None = None,
               text: str = "", preview_every: float | None = None) -> Outcome:
@@ -214,8 +221,9 @@ class Editor:
                 self.pending.handles.append(tuple(h))
             for t in command.targets:
                 self.pending.targets.append(tuple(t))
+            then = "Ctrl+G drags them" if self.interface == "app" else "a 'drag' command moves points"
             return Outcome(kind, f"{len(self.pending.handles)} handle(s), {len(self.pending.targets)} target(s); "
-                                 "Ctrl+G drags them")
+                                 f"{then}")
         if kind in ("undo", "redo", "reset"):
             with self.lock:
                 before = self.position()
@@ -282,22 +290,29 @@ class Editor:
     def drag(self, handles, targets, *, mask: np.ndarray | None = None, label: str = "",
              progress: Callable | None = None, cancel: threading.Event | None = None,
              preview_every: float | None = None, max_steps: int | None = None, config=None) -> Outcome:
-        """Run one drag to its end (converged, budget, cancelled) and autosave the new state.
+        """Run one drag to its end (converged, budget, stalled, cancelled) and autosave the new state.
 
-        Bad points or masks come back as an error outcome with nothing changed.
+        Bad points or masks, a drag that diverged and a drag that changed no pixel of the picture
+        come back as an error outcome with nothing changed (the history as it was before).
         """
         from draggan_core import DragInputError
 
         try:
             with self.lock:
+                mark, before = self.session.history.mark(), self.image()
                 self.session.start_drag(list(handles), list(targets), mask=mask, label=label,
                                         config=config if config is not None else self.config)
                 kwargs = {} if preview_every is None else {"preview_every": preview_every}
                 result = self.session.run(max_steps=max_steps, progress=progress, cancel=cancel, **kwargs)
+                failure = drag_failure(result, changed=not np.array_equal(self.image(), before))
+                if failure is not None:
+                    self.session.history.restore(mark)
         except DragInputError as exc:
             return Outcome("drag", str(exc), error=True)
+        if failure is not None:
+            return Outcome("drag", failure, error=True, result=result)
         self.autosave()
-        return Outcome("drag", result.message, changed=True, result=result, error=result.status == "nonfinite")
+        return Outcome("drag", result.message, changed=True, result=result)
 
     def goto(self, index: int) -> Outcome:
         """Show history state `index` (0 = start) by undoing or redoing up to it."""
@@ -325,6 +340,19 @@ class Editor:
         return png, self.script().save(png.with_suffix(".json"))
 
 
+def drag_failure(result, changed: bool) -> str | None:
+    """Why a finished drag must not count as an edit, or None when it does: it diverged, or it
+    ran and changed no pixel of the picture (a cancelled drag keeps what it reached, even nothing)."""
+    if result.status == "nonfinite":
+        return (f"the optimisation diverged (non-finite loss) after {result.steps} steps; nothing was kept; "
+                "try a smaller step size (lr)")
+    if not changed and result.status != "cancelled":
+        far = max(result.distances) if result.distances else 0.0
+        return (f"the drag ran {result.steps} step(s) and changed no pixel of the picture (the farthest handle is "
+                f"{far:.1f} px from its target); nothing was kept; try a longer move or more steps")
+    return None
+
+
 def replay(script: EditScript, G: Generator, on_edit: Callable[[int, ScriptEdit], Callable | None] | None = None,
            ) -> "Editor":
     """Re-run every edit of a script on a fresh session: same seed, points, masks, settings and
@@ -337,8 +365,9 @@ def replay(script: EditScript, G: Generator, on_edit: Callable[[int, ScriptEdit]
     script.require_replayable()
     editor = Editor(G, script.seed, psi=script.psi, model=script.model)
     for i, edit in enumerate(script.edits, start=1):
-        try:
+        try:  # the recorded step count decides where an edit ends, so no stall test on replay
             config = DragConfig.from_dict(edit.settings) if edit.settings else editor.config
+            config = config.with_overrides(stall_patience=None)
         except (TypeError, ValueError) as exc:
             raise ScriptError(f"edit {i} ({edit.command!r}): bad settings ({exc})") from None
         stop_at_once = threading.Event()

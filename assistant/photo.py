@@ -278,19 +278,28 @@ class PhotoEditor(Editor):
 
     def image(self) -> np.ndarray:
         """The crop as the saved photo will show it: with paste 'changed', the photo's own crop
-        with the edited part blended in (the parser finds named parts on it and the app shows
-        it); with 'face', the generator's picture."""
+        with the edited part blended in; with 'face', the generator's picture."""
         edited = self.generated()
-        weight = self._weight(edited)
-        if weight is None:
-            return edited
-        w = weight[..., None]
+        return edited if self.paste_mode == "face" else self._blend(edited)
+
+    def _blend(self, edited: np.ndarray) -> np.ndarray:
+        w = change_weight(edited, self.reference)[..., None]
         return np.clip(np.rint(self.photo.crop * (1 - w) + edited * w), 0, 255).astype(np.uint8)
+
+    def parse_image(self) -> np.ndarray:
+        """The photo's own crop with the edited part blended in, whatever the paste mode: MediaPipe
+        finds the real face there, where it missed the fitted reconstruction of a 64-px face (so
+        `--paste face` answered 'no face found' after the whole fitting)."""
+        return self._blend(self.generated())
 
     def photo_image(self) -> np.ndarray:
         """The full-size photo with the current picture pasted back."""
         edited = self.generated()
         return self.photo.paste(edited, self._weight(edited))
+
+    def photo_changed(self) -> bool:
+        """Whether saving now would write anything but the input photo's own pixels."""
+        return not np.array_equal(self.photo_image(), self.photo.photo)
 
     def save_png(self, path: str | Path) -> Path:
         """Write the whole edited photo; refuses the input file itself unless `overwrite`."""
@@ -308,9 +317,11 @@ class PhotoEditor(Editor):
 def open_photo_editor(path: str | Path, *, model: str | None = None, face: int | None = None,
                       align: str = "auto", inversion=None, paste: str = "changed", overwrite: bool = False,
                       progress: Callable | None = None,
-                      cancel: Callable[[], bool] | threading.Event | None = None) -> PhotoEditor:
+                      cancel: Callable[[], bool] | threading.Event | None = None,
+                      check_crop: Callable[[np.ndarray], None] | None = None) -> PhotoEditor:
     """Load the model, find and align the face, invert it, and hand back an editor on it.
-    Cheap checks (file, face) run before the model is loaded and the slow inversion starts."""
+    Cheap checks (file, face, and `check_crop` on the aligned crop, e.g. whether the commands
+    to come can be carried out) run before the slow inversion starts."""
     from stylegan2 import load_generator
 
     path = Path(path).expanduser()
@@ -318,6 +329,8 @@ def open_photo_editor(path: str | Path, *, model: str | None = None, face: int |
     G = load_generator(model)
     method = default_alignment(G) if align == "auto" else align
     crop = prepare_photo(photo, G.img_resolution, face=face, method=method, name=str(path), source=path)
+    if check_crop is not None:
+        check_crop(crop.crop)
     result = invert_photo(G, crop, inversion, progress=progress, cancel=cancel)
     model_path = None if model is None else str(Path(model).expanduser().resolve())
     return PhotoEditor(result, crop, model=model_path, paste=paste, overwrite=overwrite)

@@ -48,6 +48,11 @@ def data_dir() -> Path:
     return platformdirs.user_data_path("draggan-assistant", appauthor=False)
 
 
+def native_log_path() -> Path:
+    """Where MediaPipe's and TensorFlow Lite's own C++ log lines go, in the app and headless."""
+    return data_dir() / "app.log"
+
+
 def sessions_dir() -> Path:
     return data_dir() / "sessions"
 

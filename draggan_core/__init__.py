@@ -6,7 +6,7 @@ from .history import Edit, EditHistory
 from .motion import disk_pixels, mask_loss, motion_direction, motion_loss
 from .patch import FeaturePatch
 from .session import DragResult, DragSession, StepResult
-from .stop import point_distances, targets_reached
+from .stop import point_distances, stalled, targets_reached
 from .tracking import track_point
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "motion_direction",
     "motion_loss",
     "point_distances",
+    "stalled",
     "targets_reached",
     "track_point",
 ]

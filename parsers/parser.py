@@ -24,6 +24,7 @@ from .coordinates import looks_like_coordinates, read_coordinates
 from .embeddings import SentenceEncoder
 from .grammar import MESSAGES, check_range, parse_explicit, parse_settings
 from .grounding import face_frame, ground, mask_region, part_points, subject_side
+from .hints import INTERFACES, NO_FACE, Hints
 from .intent_model import IntentModel, Reading
 from .intents import OPPOSITE, PART_DEPENDENT, UNSUPPORTED, Intent, finish, parse_intent, prepare, repeat_request, rule_intent
 from .landmarks import FaceLandmarks, as_rgb_uint8
@@ -33,8 +34,6 @@ from .subjects import absent_subject
 
 DEFAULT_SUGGESTIONS = ["open the mouth", "raise the eyebrows", "close her left eye", "smile",
                        "drag 120,88 to 120,70", "help"]
-NO_FACE = ("no face found in the image: give coordinates instead ('drag 120,88 to 120,70') "
-           "or click the handle and target points")
 APP_COMMANDS = ("undo", "redo", "reset", "cancel", "help", "quit", "history")
 TURNS_AND_MOVES = ("move_left", "move_right", "turn_left", "turn_right")
 # The part that does an action people name on the whole face ("turn his face", "a smiling face").
@@ -76,7 +75,12 @@ class CommandParser:
     """Parses typed or transcribed lines; remembers the last part so "close it" works."""
 
     def __init__(self, use_model: bool = True, atlas: Atlas | None = None,
-                 encoder: SentenceEncoder | None = None, landmarker: FaceLandmarks | None = None):
+                 encoder: SentenceEncoder | None = None, landmarker: FaceLandmarks | None = None,
+                 interface: str = "cli"):
+        """`interface` ("cli" or "app") decides what hints may suggest (only the app has clicks)."""
+        if interface not in INTERFACES:
+            raise ValueError(f"interface must be one of {', '.join(INTERFACES)}, not {interface!r}")
+        self.interface = interface
         self.use_model = use_model
         self.atlas = atlas or load_atlas()
         self._encoder = encoder
@@ -118,11 +122,12 @@ class CommandParser:
         return self._landmark_cache[1]
 
     def parse(self, text: str, image: np.ndarray | None = None) -> Command:
+        """The command in `text`; its examples and hints fit `image` and this parser's interface."""
         self._lost = True
         cmd = self._parse(text, image)
         if cmd.command != "unknown":
             self._lost = False
-        return cmd
+        return Hints.for_picture(image, self.interface).localise(cmd)
 
     def _parse(self, text: str, image: np.ndarray | None) -> Command:
         if not isinstance(text, str):

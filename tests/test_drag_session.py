@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from draggan_core import DragConfig, DragInputError, DragSession
+from draggan_core import DragConfig, DragInputError, DragSession, stalled
 from stylegan2 import default_model_path, load_generator
 from tests.conftest import tiny_generator
 
@@ -35,6 +35,9 @@ def _state(s: DragSession):
     ([(3, 3)], [(8, 3)], np.full((32, 32), 0.5), "boolean"),
     ([(3, float("nan"))], [(8, 3)], None, "outside"),
     ([(3,)], [(8, 3)], None, "(x, y)"),
+    ([(3, 3)], [(4.5, 3)], None, "nothing to drag"),
+    ([(3, 3), (20, 20)], [(4, 4), (21, 20)], None, "nothing to drag"),
+    ([(3, 3)], [(8, 3)], np.pad(np.ones((8, 8), bool), ((20, 4), (20, 4))), "outside the mask"),
 ])
 def test_bad_input_raises_one_clear_error_and_changes_nothing(session, handles, targets, mask, words):
     session.start_drag([(5, 5)], [(9, 5)], label="first")
@@ -174,9 +177,40 @@ def test_load_rejects_missing_folder(tmp_path):
 @pytest.mark.skipif(not default_model_path().is_file(), reason="the embedded model is not built yet")
 def test_drag_on_the_embedded_model():
     G = load_generator().eval()
-    session = DragSession(G, G.ws_from_seed(0))
+    session = DragSession(G, G.ws_from_seed(0), DragConfig(stall_patience=None))  # the engine, not the stop test
     h = G.img_resolution
     session.start_drag([(h // 2, h // 2)], [(h // 2 + h // 10, h // 2)])
     result = session.run(max_steps=80)
     assert result.status in ("converged", "budget")
     assert result.distances[0] < h // 10
+
+
+@pytest.mark.parametrize(("farthest", "patience", "expected"), [
+    ([6.0, 5.0, 4.0, 3.0], 2, False),  # getting closer every step
+    ([6.0, 6.0, 6.0], 3, False),  # not enough steps to judge
+    ([7.3] * 10, 4, True),  # stuck at one distance
+    ([6.0, 4.0, 4.2, 4.1, 4.0, 4.3], 2, True),  # wobbling around its best
+    ([4.0, 11.2, 11.2, 9.1, 8.0, 6.0], 2, False),  # knocked away, coming back: still getting closer
+    ([8.0, 7.0, 6.8, 6.7, 6.6], 2, True),  # closer, but by less than the minimum improvement
+])
+def test_stall_test_compares_the_best_of_two_windows(farthest, patience, expected):
+    assert stalled(farthest, patience, 0.5) is expected
+
+
+def test_a_drag_that_stops_getting_closer_ends_as_stalled():
+    G = tiny_generator(32)
+    stuck = DragConfig(lr=1e-7, stall_patience=5, stall_min_improvement=0.5, max_steps=300)
+    session = DragSession(G, G.ws_from_seed(0), stuck)
+    session.start_drag([HANDLE], [TARGET])
+    result = session.run()
+    assert result.status == "stalled" and result.steps == 6
+    assert "stalled after 6 steps" in result.message and f"{result.distances[0]:.1f} px" in result.message
+    assert session.history.applied[-1].status == "stalled"
+
+
+def test_the_official_setting_has_no_stall_test():
+    assert DragConfig.official().stall_patience is None and DragConfig().stall_patience is not None
+    G = tiny_generator(32)
+    session = DragSession(G, G.ws_from_seed(0), DragConfig.official(lr=1e-7, feature_block=2))
+    session.start_drag([HANDLE], [TARGET])
+    assert session.run(max_steps=12).status == "budget"

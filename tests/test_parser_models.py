@@ -135,11 +135,49 @@ def test_small_faces_like_the_generators_64_px_are_upsampled_and_grounded(parser
         assert abs(x - bx * scale) < 2 and abs(y - by * scale) < 2  # within 2 px of the full-size answer
 
 
-def test_no_face_suggests_coordinates(parser):
-    flat = np.full((128, 128, 3), 127, np.uint8)
-    cmd = parser.parse("open the mouth", flat)
+def example_points(message: str) -> list[tuple[int, int]]:
+    import re
+
+    return [(int(x), int(y)) for x, y in re.findall(r"(\d+),(\d+)", message)]
+
+
+@pytest.mark.parametrize("size", [(64, 64), (128, 96)])
+def test_no_face_suggests_coordinates_that_fit_the_picture_and_no_clicks_headless(parser, size):
+    w, h = size
+    cmd = parser.parse("open the mouth", np.full((h, w, 3), 127, np.uint8))
     assert cmd.command == "drag" and cmd.handles == [] and "no face found" in cmd.message
-    assert "drag" in cmd.message
+    assert f"{w}x{h} picture" in cmd.message and "click" not in cmd.message
+    points = example_points(cmd.message)
+    assert len(points) == 2 and all(0 <= x < w and 0 <= y < h for x, y in points)
+    again = parser.parse("drag 10,20 to", np.zeros((h, w, 3), np.uint8))
+    assert all(0 <= x < w and 0 <= y < h for x, y in example_points(again.message + " ".join(again.suggestions)))
+
+
+def test_in_the_app_the_no_face_hint_offers_clicks():
+    app_parser = CommandParser(interface="app", use_model=False)
+    cmd = app_parser.parse("open the mouth", np.full((64, 64, 3), 127, np.uint8))
+    assert "click" in cmd.message and "64x64" in cmd.message
+    with pytest.raises(ValueError, match="interface"):
+        CommandParser(interface="web")
+
+
+def test_headless_commands_keep_mediapipe_log_lines_off_stderr(tmp_path):
+    """A real process: MediaPipe writes from C++ to fd 2, which only an fd-level redirect catches."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.full((64, 64, 3), 127, np.uint8)).save(flat)
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, DRAGGAN_ASSISTANT_HOME=str(tmp_path / "home"), PYTHONPATH=str(repo), OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "assistant.cli", "parse", "open the mouth", "--image", str(flat)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "no face found" in done.stdout
+    assert done.stderr == ""
+    assert "W0000" in (tmp_path / "home" / "app.log").read_text()
 
 
 @pytest.fixture(scope="module")

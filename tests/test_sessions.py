@@ -190,7 +190,7 @@ def test_resume_without_its_model_is_a_user_error(tmp_path, capsys):
     moved = save_generator(tiny_generator(), tmp_path / "elsewhere" / "tiny.safetensors")
     ed = Editor.open(str(moved), seed=1)
     ed.apply(Command("settings", settings={"steps": 2}, message="steps 2"))
-    ed.apply(drag("one", (5, 5), (7, 5)), text="one")
+    ed.apply(drag("one", (5, 5), (10, 5)), text="one")
     moved.unlink()
     assert main(["--resume"]) == 2
     err = capsys.readouterr().err
@@ -205,3 +205,28 @@ def test_scripts_of_other_sources_are_not_replayed(tiny_path, tmp_path, capsys):
     assert main(["replay", str(path), "-o", str(tmp_path / "r.png")]) == 2
     assert "only scripts of generated pictures" in capsys.readouterr().err
     assert not (tmp_path / "r.png").exists()
+
+
+def test_a_drag_that_changes_no_pixel_is_refused_and_changes_nothing(tiny_path, data_home):
+    ed = Editor.open(str(tiny_path), seed=3)
+    ed.config = ed.config.with_overrides(lr=1e-9, max_steps=3)
+    out = ed.apply(drag("faint", (10, 10), (16, 12)), text="faint")
+    assert out.error and "changed no pixel" in out.message and "nothing was kept" in out.message
+    assert ed.position() == 0 and ed.all_edits() == [] and ed.store is None
+
+
+def test_a_drag_already_at_its_target_is_refused(tiny_path):
+    ed = Editor.open(str(tiny_path), seed=3, keep_session=False)
+    out = ed.apply(drag("tiny", (10, 10), (11, 10)), text="tiny")
+    assert out.error and "nothing to drag" in out.message and ed.all_edits() == []
+
+
+def test_cli_edit_that_changes_nothing_exits_non_zero_and_writes_nothing(tiny_path, tmp_path, capsys):
+    out = tmp_path / "same.png"
+    rc = main(["edit", "--model", str(tiny_path), "--no-session", "lr 0.000000001", "steps 3",
+               "drag 10,10 to 16,12", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "changed no pixel" in err.splitlines()[-1] and err.splitlines()[-1].startswith("error: ")
+    assert not out.exists()
+    assert main(["edit", "--model", str(tiny_path), "--no-session", "drag 10,10 to 11,11", "-o", str(out)]) == 2
+    assert "nothing to drag" in capsys.readouterr().err and not out.exists()

@@ -49,7 +49,7 @@ async def ready_for_endless_drag(app, pilot) -> None:
     """A drag that only ends when cancelled: with a tiny step size the handle never arrives, yet
     the latent does change (float32 resolves 1e-6 steps)."""
     await ready(app, pilot, steps=10_000)
-    app.editor.config = app.editor.config.with_overrides(lr=1e-6)
+    app.editor.config = app.editor.config.with_overrides(lr=1e-6, stall_patience=None)
 
 
 async def settle(app, pilot) -> None:

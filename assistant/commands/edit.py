@@ -72,13 +72,31 @@ class StderrProgress:
             print(file=sys.stderr)
 
 
+def check_headless(command, text: str) -> None:
+    """What cannot run headless (app-only commands, the not understood, a drag without points,
+    e.g. no face found) is an EditCommandError."""
+    if command.command in ("help", "quit", "history", "cancel"):
+        raise EditCommandError(f"{text!r}: '{command.command}' only makes sense in the app")
+    if command.command == "unknown" or (command.command == "drag" and not command.handles):
+        raise EditCommandError(f"{text!r}: {command.message or 'not understood'}")
+
+
+def commands_checker(parser, texts: list[str]):
+    """`check_crop` for a photo: every command parsed on the aligned crop before the fitting, so a
+    command that cannot be carried out fails in seconds, not after minutes of fitting."""
+
+    def check(crop) -> None:
+        for text in texts:
+            check_headless(parser.parse(text, image=crop), text)
+        parser.reset_context()
+
+    return check
+
+
 def apply_text(editor: Editor, text: str) -> Outcome:
     """Parse and apply one command; what cannot run headless is an error."""
     command = editor.parse(text)
-    if command.command in ("help", "quit", "history", "cancel"):
-        raise EditCommandError(f"{text!r}: '{command.command}' only makes sense in the app")
-    if command.command == "unknown":
-        raise EditCommandError(f"{text!r}: {command.message or 'not understood'}")
+    check_headless(command, text)
     progress = StderrProgress(editor.config.max_steps) if command.command == "drag" else None
     try:
         outcome = editor.apply(command, text=text, progress=progress)
@@ -112,15 +130,19 @@ def open_photo(args: argparse.Namespace) -> tuple[Editor, str]:
     from assistant.photo import InversionPrinter, open_photo_editor, output_path
     from draggan_core.inversion import InversionConfig
 
+    from parsers.parser import CommandParser
+
     output = str(output_path(args.image, args.output, overwrite=args.overwrite))
     config = InversionConfig() if args.fit_steps is None else InversionConfig().with_budget(args.fit_steps)
     printer = InversionPrinter()
+    parser = CommandParser()
     try:
         editor = open_photo_editor(args.image, model=args.model, face=args.face, align=args.align,
                                    inversion=config, paste=args.paste, overwrite=args.overwrite,
-                                   progress=printer)
+                                   progress=printer, check_crop=commands_checker(parser, args.commands))
     finally:
         printer.close()
+    editor.parser = parser
     return editor, output
 
 
@@ -134,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
         outcome = apply_text(editor, text)
         outcomes.append((text, outcome))
         print(f"{text}: {outcome.message}", file=sys.stderr)
+    if args.image and not editor.photo_changed():
+        raise EditCommandError(f"no command changed {args.image}, so nothing was written; "
+                               "give an edit ('open the mouth a lot', 'drag X,Y to X,Y')")
     png = editor.save_png(output or "edit.png")
     script_path = None if args.script is None else str(editor.script().save(args.script))
     if args.json:

@@ -486,8 +486,7 @@ def _message(status: str, steps: int, seconds: float, distances: list[float]) ->
     if status == "budget":
         return f"stopped after {steps} steps (the budget); the farthest handle is {far:.1f} px from its target"
     if status == "stalled":
-        return (f"stalled after {steps} steps: the farthest handle stopped getting closer, {far:.1f} px from its "
-                f"target; try a mask, fewer points or a shorter move")
+        return f"stalled after {steps} steps: the farthest handle stopped getting closer, {far:.1f} px from its target"
     if status == "cancelled":
         return f"cancelled after {steps} steps; the partial edit is kept (undo reverts it)"
     return (f"the optimisation diverged (non-finite loss) after {steps} steps; rolled back to the last good "

@@ -130,3 +130,31 @@ async def test_the_app_opens_a_photo_and_saves_it_whole(photo_path, tmp_path, mo
         await app.workers.wait_for_complete()
         assert not app.last_outcome.error, app.last_outcome.message
     assert Image.open(out).size == (512, 512)
+
+
+def test_a_command_that_cannot_run_fails_before_the_fitting(photo_path, tmp_path, capsys):
+    out = tmp_path / "never.png"
+    assert main(["edit", "--image", str(photo_path), "open the mouth", "make it a cat", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 'make it a cat'") and err.count("\n") == 1 and "fitting" not in err
+    assert not out.exists()
+
+
+def test_paste_face_finds_the_face_and_reports_what_happened(photo_path, tmp_path, capsys):
+    """The issue's run: `--paste face` used to fit for minutes, then answer 'no face found'."""
+    out = tmp_path / "face.png"
+    rc = main(["edit", "--image", str(photo_path), "--fit-steps", "6", "--paste", "face", "steps 4",
+               "open the mouth a lot", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert "no face found" not in err
+    if rc == 0:
+        assert not np.array_equal(np.asarray(Image.open(out).convert("RGB")), np.asarray(Image.open(photo_path)))
+    else:
+        assert rc == 2 and err.splitlines()[-1].startswith("error: ") and not out.exists()
+
+
+def test_a_photo_no_command_changed_is_not_written(photo_path, tmp_path, capsys):
+    out = tmp_path / "same.png"
+    assert main(["edit", "--image", str(photo_path), "--fit-steps", "6", "steps 5", "-o", str(out)]) == 2
+    assert "no command changed" in capsys.readouterr().err.splitlines()[-1]
+    assert not out.exists()

@@ -364,7 +364,8 @@ class DragSession:
     def run(self, max_steps: int | None = None, progress: Callable[[StepResult], None] | None = None,
             cancel: Callable[[], bool] | threading.Event | None = None, preview_every: float = 2.0) -> DragResult:
         """Step until the handles reach their targets, the budget is spent, the farthest handle
-        stalls (`DragConfig.stall_patience`), `cancel` says so, or the loss stops being finite; then commit the edit to the history (also when cancelled).
+        stalls (`DragConfig.stall_patience`), `cancel` says so, or the loss stops being finite;
+        then commit the edit to the history (also when cancelled).
 
         `progress` gets every StepResult; at most one every `preview_every` seconds carries an
         image, because a preview costs a full synthesis (more than a whole step at 512 px)."""

@@ -158,7 +158,8 @@ def candidates(model: str = "tiny.en", configured: str | Path | None = None,
             note = "converted" if target.is_file() else "converted on first use"
             found.append(Candidate("package", origin, files[0], True, f"{note}: {target}"))
     if url:
-        found.append(Candidate("download", "openai-whisper download", None, True, f"from {url.split('/')[2]}"))
+        found.append(Candidate("download", "openai-whisper download", None, True,
+                               f"needs the internet: from {url.split('/')[2]}"))
     return found
 
 

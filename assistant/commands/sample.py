@@ -49,8 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--seeds", type=parse_seeds, help="several seeds: 0-1999 or 1,5,9-12")
     p.add_argument("--psi", type=arg_types.psi, default=0.7, help="truncation psi (1 = none; default 0.7)")
     p.add_argument("--cutoff", type=arg_types.positive_int, default=None, help="truncate only the first CUTOFF ws rows")
-    p.add_argument("--mix-seed", type=arg_types.seed, default=None, help="style mixing: take later ws rows from this seed")
-    p.add_argument("--mix-from", type=arg_types.int_range(0, None, "--mix-from"), default=None, help="first ws row taken from --mix-seed (default num_ws/2)")
+    p.add_argument("--mix-seed", type=arg_types.seed, default=None,
+                   help="style mixing: take later ws rows from this seed")
+    p.add_argument("--mix-from", type=arg_types.int_range(0, None, "--mix-from"), default=None,
+                   help="first ws row taken from --mix-seed (default num_ws/2)")
     p.add_argument("--noise", choices=["const", "random", "none"], default="const", help="noise mode")
     p.add_argument("--batch-size", type=arg_types.int_range(1, 1024, "the batch size"), default=16)
     p.add_argument("-o", "--output", default="sample.png",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv with draggan-assistant and everything it needs, CPU-only.
 #   ./install.sh         the app
-#   ./install.sh --dev   the app and the test tools
+#   ./install.sh --dev   the app and the test tools, Debian's espeak-ng and sox included (apt-get)
 set -euo pipefail
 cd "$(dirname "$0")"
 extra=""
@@ -14,3 +14,7 @@ $py -m pip install -q torch==2.13.0
 # its real runtime dependencies are listed in pyproject.toml.
 $py -m pip install -q --no-deps openai-whisper==20250625
 $py -m pip install -q -e ".${extra}"
+if [ -n "$extra" ]; then
+  # The tests speak commands with espeak-ng and mix noise into them with sox.
+  tools/install-debian-packages.sh espeak-ng sox
+fi

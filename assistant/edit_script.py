@@ -185,6 +185,13 @@ class EditScript:
         return cls.from_json(data)
 
 
+def script_beside(picture: Path) -> Path:
+    """The script `save PATH` writes next to its picture: PATH.json, the picture's whole name plus
+    `.json` (out.png -> out.png.json), so out.png and out.jpg keep separate scripts and a user's
+    own out.json is never replaced."""
+    return picture.with_name(picture.name + ".json")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary sibling, flush to disk, then rename over `path`: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

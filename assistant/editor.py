@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from assistant.edit_script import EditScript, ScriptEdit, ScriptError, file_sha256
+from assistant.edit_script import EditScript, ScriptEdit, ScriptError, file_sha256, script_beside
 from assistant.session_store import SessionStore, png_bytes
 from stylegan2 import Generator, default_model_path, load_generator
 from stylegan2.imaging import to_uint8
@@ -120,8 +120,10 @@ class Editor:
         path = model if model is not None else script.model
         G = load_generator(path)
         session = DragSession.load(store.snapshot(), G)
-        return cls(G, script.seed, psi=script.psi, model=None if path is None else str(path),
-                   config=session.config, store=store, session=session)
+        editor = cls(G, script.seed, psi=script.psi, model=None if path is None else str(path),
+                     config=session.config, store=store, session=session)
+        editor.mask_region = store.editor_state().get("mask_region")
+        return editor
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -184,7 +186,8 @@ class Editor:
             return None
         if self.store is None:
             self.store = SessionStore.create(self.script())
-        return self.store.save(self.session.save, self.image(), self.script())
+        return self.store.save(self.session.save, self.image(), self.script(),
+                               editor_state={"mask_region": self.mask_region})
 
     # -- commands ----------------------------------------------------------------------------------
 
@@ -252,10 +255,12 @@ class Editor:
         """`mask the mouth` keeps the region for the next drags that name no mask; `no mask` drops it."""
         if command.settings.get("mask") is None:
             self.mask_region = None
+            self.autosave()
             return Outcome("settings", command.message or "no mask")
         if command.mask is None:
             return Outcome("settings", command.message or "could not find that part to mask", error=True)
         self.mask_region = command.mask
+        self.autosave()
         return Outcome("settings", command.message)
 
     def mask_array(self) -> np.ndarray | None:
@@ -268,10 +273,14 @@ class Editor:
         return Command("settings", mask=self.mask_region).mask_array(h, w)
 
     def change_settings(self, settings: dict[str, Any], message: str = "") -> Outcome:
+        """Drag settings (`steps 80`) for the next drags; saved with the session so `--resume` keeps them."""
         overrides = config_overrides(settings)
         if not overrides:
             return Outcome("settings", f"setting not supported here: {', '.join(settings) or 'none'}", error=True)
-        self.config = self.config.with_overrides(**overrides)
+        with self.lock:
+            self.config = self.config.with_overrides(**overrides)
+            self.session.config = self.config
+        self.autosave()
         return Outcome("settings", message or ", ".join(f"{k} {v}" for k, v in overrides.items()))
 
     def drag_pending(self, *, progress: Callable | None = None, cancel: threading.Event | None = None,
@@ -334,10 +343,10 @@ class Editor:
         return path
 
     def export(self, path: str | None = None) -> tuple[Path, Path]:
-        """`save [PATH]`: the PNG and, beside it, the replayable edit script (same name, .json)."""
+        """`save [PATH]`: the PNG and, beside it, the replayable edit script (PATH.json)."""
         base = Path(path).expanduser() if path else Path(f"draggan-seed{self.seed}-{time.strftime('%Y%m%d-%H%M%S')}.png")
         png = self.save_png(base if base.suffix.lower() == ".png" else base.with_suffix(".png"))
-        return png, self.script().save(png.with_suffix(".json"))
+        return png, self.script().save(script_beside(png))
 
 
 def drag_failure(result, changed: bool) -> str | None:

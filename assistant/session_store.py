@@ -2,7 +2,8 @@
 
 Layout of one session (`<data dir>/sessions/<id>/`):
 
-    session.json      which snapshot is current, plus the edit script (model, seed, edits)
+    session.json      which snapshot is current, the edit script (model, seed, edits) and the
+                      editor's settings that are not part of a drag (the kept mask)
     current.png       the picture of the current state
     snap-000007/      the drag session's own save (history JSON + latents) and image.png
 
@@ -136,7 +137,13 @@ class SessionStore:
         numbers = [int(m.group(1)) for p in self.folder.iterdir() if (m := _SNAPSHOT.fullmatch(p.name))]
         return self.folder / f"snap-{max(numbers, default=0) + 1:06d}"
 
-    def save(self, write_state: Callable[[Path], None], image: np.ndarray, script: EditScript) -> Path:
+    def editor_state(self) -> dict[str, Any]:
+        """What `save` was given as `editor_state` ({} for sessions saved before it existed)."""
+        state = self.read_meta().get("editor")
+        return state if isinstance(state, dict) else {}
+
+    def save(self, write_state: Callable[[Path], None], image: np.ndarray, script: EditScript,
+             editor_state: dict[str, Any] | None = None) -> Path:
         """Write a complete snapshot (`write_state(folder)` + image), then point session.json at it."""
         final = self._next_snapshot()
         tmp = self.folder / f".{final.name}.tmp"
@@ -151,7 +158,7 @@ class SessionStore:
         if (self.folder / "session.json").is_file():
             created = self.read_meta().get("created", now)
         meta = {"format": SESSION_FORMAT, "version": SESSION_VERSION, "id": self.id, "created": created,
-                "updated": now, "snapshot": final.name, "script": script.to_json()}
+                "updated": now, "snapshot": final.name, "script": script.to_json(), "editor": editor_state or {}}
         write_atomic(self.folder / "session.json", json.dumps(meta, indent=1).encode())
         write_atomic(self.folder / "current.png", (final / "image.png").read_bytes())
         for old in self.folder.iterdir():

@@ -230,3 +230,28 @@ def test_cli_edit_that_changes_nothing_exits_non_zero_and_writes_nothing(tiny_pa
     assert not out.exists()
     assert main(["edit", "--model", str(tiny_path), "--no-session", "drag 10,10 to 11,11", "-o", str(out)]) == 2
     assert "nothing to drag" in capsys.readouterr().err and not out.exists()
+
+
+def test_settings_and_the_kept_mask_survive_resume(tiny_path, data_home):
+    ed = Editor.open(str(tiny_path), seed=3)
+    ed.apply(Command("settings", settings={"steps": 80}, message="steps 80"))
+    ed.apply(Command("settings", settings={"lr": 0.004}, message="lr 0.004"))
+    region = {"polygon": [[4, 4], [28, 4], [28, 28], [4, 28]], "bbox": [4, 4, 28, 28]}
+    ed.apply(Command("settings", settings={"mask": "mouth"}, mask=region, message="only the mouth"))
+    again = Editor.resume(SessionStore.open(None))
+    assert again.config.max_steps == 80 and again.config.lr == 0.004
+    assert again.mask_region == region
+    ed.apply(drag("one", (10, 10), (16, 12)), text="one")
+    assert Editor.resume(SessionStore.open(None)).config.max_steps == 80
+
+
+def test_save_writes_the_script_as_path_json_as_the_readme_says(tiny_path, tmp_path):
+    ed = Editor.open(str(tiny_path), seed=3, keep_session=False)
+    ed.apply(drag("one", (10, 10), (16, 12)), text="one")
+    mine = tmp_path / "out.json"
+    mine.write_text("the user's own file")
+    png, script = ed.export(str(tmp_path / "out.png"))
+    assert (png.name, script.name) == ("out.png", "out.png.json")
+    assert mine.read_text() == "the user's own file"
+    assert EditScript.load(script).edits[0].command == "one"
+    assert "`save out.png` writes `out.png.json`" in (REPO / "README.md").read_text()

@@ -330,10 +330,10 @@ async def test_save_writes_picture_and_a_script_that_replays(tiny_path, tmp_path
         await settle(app, pilot)
         target = tmp_path / "mine.png"
         await type_command(pilot, f"save {target}")
-        await wait_until(pilot, lambda: target.with_suffix(".json").exists())
+        await wait_until(pilot, lambda: target.with_name(target.name + ".json").exists())
         await settle(app, pilot)
         shown = app.editor.image()
-    script = EditScript.load(target.with_suffix(".json"))
+    script = EditScript.load(target.with_name(target.name + ".json"))
     assert script.seed == 12 and script.model == str(tiny_path.resolve())
     assert [e.command for e in script.edits] == ["drag 9,9 to 13,11"]
     assert np.array_equal(np.asarray(Image.open(target)), shown)

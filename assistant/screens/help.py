@@ -24,7 +24,7 @@ Everything said goes through the same parser as what is typed.
 - `cancel` / `stop`: stop the running drag; what it reached stays as an undoable edit
 - `steps 80`, `use w+`, `use w`, `lr 0.002`: drag settings for the next edits
 - `mask the mouth` / `no mask`: only that part may change in the next drags (yellow outline)
-- `save`, `save PATH.png`: write the picture and a replayable edit script (PATH.json)
+- `save`, `save PATH.png`: write the picture and a replayable edit script (PATH.png.json)
 - `history`: focus the history panel; `help`: this screen; `quit`: leave (the session is saved)
 
 ## Mouse

@@ -247,7 +247,10 @@ class Editor:
                 return self.change_mask(command)
             return self.change_settings(command.settings, command.message)
         if kind == "save":
-            png, script = self.export(command.path)
+            try:
+                png, script = self.export(command.path)
+            except (OSError, ValueError) as exc:  # a folder, no permission, no file name ('save .')
+                return Outcome(kind, f"cannot save to {command.path or 'the default file'}: {exc}", error=True)
             return Outcome(kind, f"saved {png} and {script}")
         return Outcome(kind, command.message)
 

@@ -270,3 +270,13 @@ def test_an_unknown_object_blocks_the_default_part(rules):
     cmd = rules.parse("open the moth")
     assert (cmd.action, cmd.part) == ("open", "mouth") and "'moth'" in cmd.message
     assert rules.parse("smile for the camera").action == "smile"
+
+
+@pytest.mark.parametrize("text", ["points " + "1 " * 11 + "x", "handles " + "1, " * 11 + "?", "points " + "1 " * 140])
+def test_long_number_lists_take_linear_time(text):
+    """The fuzzer found 'points 1 1 1 ... x' taking seconds per extra number (nested repeats)."""
+    import time
+
+    start = time.perf_counter()
+    parse_explicit(text)
+    assert time.perf_counter() - start < 0.5

@@ -94,7 +94,7 @@ def parse_settings(form: str) -> Command | None:
     m = _STEPS_RE.fullmatch(form)
     if m:
         value = m.group("n") or m.group("n2")
-        if not value.isdigit() or not 1 <= int(value) <= MAX_STEPS:
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_STEPS:  # not '²'
             return unknown(f"steps must be a whole number from 1 to {MAX_STEPS}, not {value!r}")
         return Command("settings", settings={"steps": int(value)}, message=f"at most {int(value)} steps per drag")
     m = _SPACE_RE.fullmatch(form)

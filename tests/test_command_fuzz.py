@@ -33,7 +33,7 @@ def save_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz-saves")
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=10_000)
 @given(text=COMMANDS)
 def test_ten_thousand_commands_parse_without_an_exception(editor, text):
     """And no point outside the picture (or not a number) gets past the parser."""

@@ -280,3 +280,8 @@ def test_long_number_lists_take_linear_time(text):
     start = time.perf_counter()
     parse_explicit(text)
     assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize("text", ["steps \u00b2", "steps \u0661\u0662", "steps 1e3", "lr \u221e", "lr nan"])
+def test_numbers_that_are_not_plain_digits_are_refused_not_raised(text):
+    assert parse_explicit(text).command == "unknown"

@@ -22,6 +22,11 @@ def editor():
 
 
 @pytest.fixture(scope="module")
+def picture(editor):
+    return editor.image()
+
+
+@pytest.fixture(scope="module")
 def minilm_parser(editor):
     from parsers import CommandParser
 
@@ -35,17 +40,17 @@ def save_dir(tmp_path_factory):
 
 @settings(FUZZ, max_examples=10_000)
 @given(text=COMMANDS)
-def test_ten_thousand_commands_parse_without_an_exception(editor, text):
+def test_ten_thousand_commands_parse_without_an_exception(editor, picture, text):
     """And no point outside the picture (or not a number) gets past the parser."""
-    command = editor.parser.parse(text, editor.image())
-    w, h = editor.resolution
+    command = editor.parser.parse(text, picture)
+    h, w = picture.shape[:2]
     assert all(0 <= x <= w - 1 and 0 <= y <= h - 1 for x, y in command.handles + command.targets), command
 
 
 @settings(FUZZ, max_examples=300)
 @given(text=FREE_TEXT)
-def test_free_text_through_minilm_never_raises(editor, minilm_parser, text):
-    minilm_parser.parse(text, editor.image())
+def test_free_text_through_minilm_never_raises(minilm_parser, picture, text):
+    minilm_parser.parse(text, picture)
 
 
 @settings(FUZZ, max_examples=600)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from assistant import arg_types
 from draggan_core.encoder import encoder_path_for, generator_fingerprint, save_encoder
 from draggan_core.encoder_training import EncoderStep, EncoderTrainConfig, train_encoder
 from stylegan2 import default_model_path, load_generator
@@ -25,31 +26,18 @@ from stylegan2.dataset import load_images
 DEFAULTS = EncoderTrainConfig()
 
 
-def positive(kind: type):
-    """An argparse type: a number above zero, else argparse's own one-line error (status 2)."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be above zero, got {text}")
-        return value
-    return parse
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-encoder", help="train the instant-inversion encoder for a generator",
                        description="Train the encoder that maps an aligned face crop to a W+ latent in one pass.")
     p.add_argument("--model", default=None, help="generator checkpoint (default: the embedded model)")
     p.add_argument("--data", default=None, help="real face crops (folder/.zip/.tar.gz); none: generated samples only")
-    p.add_argument("--limit", type=positive(int), default=9500, help="use only the first N images (default 9500: the hold-out)")
+    p.add_argument("--limit", type=arg_types.positive_int, default=9500, help="use only the first N images (default 9500: the hold-out)")
     p.add_argument("-o", "--out", default=None, help="encoder file (default: beside the generator)")
-    p.add_argument("--steps", type=positive(int), default=DEFAULTS.steps)
-    p.add_argument("--minutes", type=positive(float), default=None, help="stop after this many minutes")
-    p.add_argument("--batch", type=positive(int), default=DEFAULTS.batch)
-    p.add_argument("--lr", type=positive(float), default=DEFAULTS.lr)
-    p.add_argument("--threads", type=positive(int), default=None, help="CPU threads for torch")
+    p.add_argument("--steps", type=arg_types.positive_int, default=DEFAULTS.steps)
+    p.add_argument("--minutes", type=arg_types.positive_float, default=None, help="stop after this many minutes")
+    p.add_argument("--batch", type=arg_types.int_range(1, 65_536, "the batch size"), default=DEFAULTS.batch)
+    p.add_argument("--lr", type=arg_types.float_range(0.0, 1.0, "the learning rate", low_open=True), default=DEFAULTS.lr)
+    p.add_argument("--threads", type=arg_types.threads, default=None, help="CPU threads for torch")
     p.set_defaults(func=run)
 
 

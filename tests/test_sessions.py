@@ -255,3 +255,11 @@ def test_save_writes_the_script_as_path_json_as_the_readme_says(tiny_path, tmp_p
     assert mine.read_text() == "the user's own file"
     assert EditScript.load(script).edits[0].command == "one"
     assert "`save out.png` writes `out.png.json`" in (REPO / "README.md").read_text()
+
+
+def test_hints_name_keys_only_in_the_app(tiny_path):
+    ed = Editor.open(str(tiny_path), seed=3, keep_session=False)
+    points = Command("points", handles=[(3, 3)], targets=[(8, 3)], message="points")
+    assert "Ctrl+G" not in ed.apply(points).message and "drag X,Y to X,Y" in ed.apply(points).message
+    ed.interface = "app"
+    assert "Ctrl+G" in ed.apply(points).message

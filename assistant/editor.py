@@ -225,7 +225,7 @@ class Editor:
             for t in command.targets:
                 self.pending.targets.append(tuple(t))
             then = ("Ctrl+G drags them" if self.interface == "app"
-                    else "placed points are dragged in the app (Ctrl+G); here write 'drag X,Y to X,Y'")
+                    else "placed points are dragged in the app; here write 'drag X,Y to X,Y'")
             return Outcome(kind, f"{len(self.pending.handles)} handle(s), {len(self.pending.targets)} target(s); "
                                  f"{then}")
         if kind in ("undo", "redo", "reset"):

@@ -263,3 +263,12 @@ def test_hints_name_keys_only_in_the_app(tiny_path):
     assert "Ctrl+G" not in ed.apply(points).message and "drag X,Y to X,Y" in ed.apply(points).message
     ed.interface = "app"
     assert "Ctrl+G" in ed.apply(points).message
+
+
+@pytest.mark.parametrize("name", [".", "x" * 300 + ".png", "folder"])
+def test_a_save_that_cannot_be_written_is_an_error_outcome(tiny_path, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.png").mkdir()
+    ed = Editor.open(str(tiny_path), seed=3, keep_session=False)
+    out = ed.apply(Command("save", path=name, message="save"))
+    assert out.error and out.message.startswith("cannot save to")

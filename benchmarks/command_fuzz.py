@@ -41,7 +41,10 @@ NUMBERS = st.one_of(
                      "1e3", "1e999", "-1e-9", "NaN", "\u221e", "\u22124", "12,5", "3/4", "one twenty", "eighty",
                      "9" * 400]),
 )
-POINT = st.builds(lambda x, y, sep: f"{x}{sep}{y}", NUMBERS, NUMBERS, st.sampled_from([",", ", ", " ", ";", "x"]))
+IN_PICTURE = st.integers(0, 31).map(str) | st.floats(0, 31).map(lambda f: f"{f:.1f}")  # the tiny 32-px picture
+SEPARATOR = st.sampled_from([",", ", ", " ", ";", "x"])
+POINT = st.one_of(st.builds(lambda x, y, sep: f"{x}{sep}{y}", IN_PICTURE, IN_PICTURE, SEPARATOR),
+                  st.builds(lambda x, y, sep: f"{x}{sep}{y}", NUMBERS, NUMBERS, SEPARATOR))
 ARROW = st.sampled_from(["to", "->", "=>", "\u2192", "into", "towards", "", "to to"])
 DRAG = st.builds(lambda verb, a, arrow, b: f"{verb} {a} {arrow} {b}".strip(),
                  st.sampled_from(["drag", "move", "from", "", "pull", "drag the point at"]), POINT, ARROW, POINT)
@@ -73,7 +76,8 @@ LONG_TEXT = st.one_of(st.text(min_size=290, max_size=320),  # about the parser's
                       st.builds(lambda s, n: s * n, st.sampled_from(["drag 1,1 to 2,2 and ", "a", "open the mouth ",
                                                                      "1,", "\u0301"]), st.integers(20, 400)))
 MIXED = st.lists(st.one_of(DRAG, SETTING, POINTS, VERB, INTENT, RANDOM_TEXT), min_size=2, max_size=4).map(" ".join)
-COMMANDS = st.one_of(DRAG, CHAIN, SETTING, POINTS, VERB, INTENT, SAVE, RANDOM_TEXT, LONG_TEXT, MIXED)
+# Drags and session verbs twice: they are what changes the editor's state, so what the checks test.
+COMMANDS = st.one_of(DRAG, DRAG, CHAIN, SETTING, POINTS, VERB, VERB, INTENT, SAVE, RANDOM_TEXT, LONG_TEXT, MIXED)
 FREE_TEXT = st.one_of(INTENT, RANDOM_TEXT, MIXED, LONG_TEXT)  # what reaches the MiniLM matcher
 
 FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.floats(-5, 40)
@@ -91,8 +95,11 @@ def raw_commands():
 # -- the editor and its state -----------------------------------------------------------------------
 
 def tiny_editor():
-    """An editor on a few-thousand-parameter random generator (tests.conftest's), no autosave."""
+    """An editor on a few-thousand-parameter random generator (tests.conftest's), no autosave,
+    with a step size that changes pixels within DRAG_STEPS steps (else most drags would be
+    rejected as changing nothing, and accepted edits, undo and redo would go untested)."""
     from assistant.editor import Editor
+    from draggan_core import DragConfig
     from stylegan2 import Generator, GeneratorConfig
 
     torch.manual_seed(0)
@@ -100,7 +107,7 @@ def tiny_editor():
                                      "mapping_kwargs": {"num_layers": 2},
                                      "synthesis_kwargs": {"channel_base": 256, "channel_max": 16}})
     G = Generator(cfg).eval().requires_grad_(False)
-    return Editor(G, 0, keep_session=False)
+    return Editor(G, 0, config=DragConfig(lr=0.05, max_steps=DRAG_STEPS), keep_session=False)
 
 
 def editor_state(editor) -> tuple:

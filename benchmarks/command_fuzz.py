@@ -79,6 +79,10 @@ MIXED = st.lists(st.one_of(DRAG, SETTING, POINTS, VERB, INTENT, RANDOM_TEXT), mi
 # Drags and session verbs twice: they are what changes the editor's state, so what the checks test.
 COMMANDS = st.one_of(DRAG, DRAG, CHAIN, SETTING, POINTS, VERB, VERB, INTENT, SAVE, RANDOM_TEXT, LONG_TEXT, MIXED)
 FREE_TEXT = st.one_of(INTENT, RANDOM_TEXT, MIXED, LONG_TEXT)  # what reaches the MiniLM matcher
+# Hypothesis never repeats an example, so a lone 'undo' is tried once; in sequences the session
+# verbs come back after all kinds of drags, settings and rejections.
+SEQUENCES = st.lists(st.one_of(st.sampled_from(["undo", "redo", "reset", "drag 5,5 to 20,12"]), COMMANDS),
+                     min_size=1, max_size=6)
 
 FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.floats(-5, 40)
 RAW_POINTS = st.lists(st.tuples(FLOATS, FLOATS), max_size=3)
@@ -183,7 +187,6 @@ def fuzz(strategy, examples: int, step, tally: Tally) -> None:
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def run(value) -> None:
-        tally.tried += 1
         try:
             step(value)
         except Exception as exc:  # counted and reported: the point of the fuzzer
@@ -199,7 +202,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--examples", type=int, default=20_000, help="commands through the parser without MiniLM")
     ap.add_argument("--minilm-examples", type=int, default=1_000, help="free text through the full parser")
-    ap.add_argument("--apply-examples", type=int, default=4_000, help="commands parsed and applied to the editor")
+    ap.add_argument("--apply-examples", type=int, default=1_500,
+                    help="sequences of 1-6 commands parsed and applied to the editor, one after another")
     ap.add_argument("--raw-examples", type=int, default=1_000, help="built Commands with arbitrary points, applied")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -215,21 +219,24 @@ def main() -> int:
 
     def parse_only(parser, tally: Tally):
         def step(text: str) -> None:
+            tally.tried += 1
             tally.outcomes["parse"][parser.parse(text, picture).command] += 1
         return step
 
     with tempfile.TemporaryDirectory() as tmp:
         def through_editor(tally: Tally):
-            def step(value) -> None:
-                command, text = (editor.parse(value), value) if isinstance(value, str) else (value, "")
-                result = apply_checked(editor, command, text, Path(tmp))
-                tally.outcomes[result.kind]["rejected" if result.rejected else "accepted"] += 1
-                tally.changed_after_rejection += result.changed_after_rejection
+            def step(values) -> None:
+                for value in values if isinstance(values, list) else [values]:
+                    tally.tried += 1
+                    command, text = (editor.parse(value), value) if isinstance(value, str) else (value, "")
+                    result = apply_checked(editor, command, text, Path(tmp))
+                    tally.outcomes[result.kind]["rejected" if result.rejected else "accepted"] += 1
+                    tally.changed_after_rejection += result.changed_after_rejection
             return step
 
         plan = [("parse", COMMANDS, args.examples, parse_only(editor.parser, stages["parse"])),
                 ("parse_minilm", FREE_TEXT, args.minilm_examples, parse_only(full, stages["parse_minilm"])),
-                ("apply", COMMANDS, args.apply_examples, through_editor(stages["apply"])),
+                ("apply", SEQUENCES, args.apply_examples, through_editor(stages["apply"])),
                 ("apply_raw", raw_commands(), args.raw_examples, through_editor(stages["apply_raw"]))]
         for name, strategy, n, step in plan:
             t0 = time.perf_counter()

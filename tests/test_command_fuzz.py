@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from benchmarks.command_fuzz import (COMMANDS, FREE_TEXT, apply_checked, raw_commands, rules_parser,
+from benchmarks.command_fuzz import (COMMANDS, FREE_TEXT, SEQUENCES, apply_checked, raw_commands, rules_parser,
                                      tiny_editor)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,11 +53,14 @@ def test_free_text_through_minilm_never_raises(minilm_parser, picture, text):
     minilm_parser.parse(text, picture)
 
 
-@settings(FUZZ, max_examples=600)
-@given(text=COMMANDS)
-def test_applied_commands_never_raise_and_rejections_change_nothing(editor, save_dir, text):
-    result = apply_checked(editor, editor.parse(text), text, save_dir)
-    assert not result.changed_after_rejection, f"{text!r} was rejected but changed the editor's state"
+@settings(FUZZ, max_examples=200)
+@given(texts=SEQUENCES)
+def test_applied_commands_never_raise_and_rejections_change_nothing(editor, save_dir, texts):
+    """Sequences of 1-6 commands (about 700 in all), one editor throughout: undo and redo meet
+    every kind of edit and rejection."""
+    for text in texts:
+        result = apply_checked(editor, editor.parse(text), text, save_dir)
+        assert not result.changed_after_rejection, f"{text!r} was rejected but changed the editor's state"
 
 
 @settings(FUZZ, max_examples=300)

@@ -154,7 +154,7 @@ def rules_parser(landmarker=None):
     """The parser without MiniLM: grammar, rules and grounding, fast enough for many examples."""
     from parsers import CommandParser
 
-    return CommandParser(use_embeddings=False, landmarker=landmarker)
+    return CommandParser(use_model=False, landmarker=landmarker)
 
 
 # -- the report -------------------------------------------------------------------------------------

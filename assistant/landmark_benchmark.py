@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from draggan_core import DragConfig, DragResult, DragSession
+from draggan_core import DragConfig, DragInputError, DragResult, DragSession
 from stylegan2 import Generator
 from stylegan2.imaging import to_uint8
 
@@ -164,8 +164,13 @@ def drag_pair(G: Generator, pair: FacePair, count: int, config: DragConfig, dete
     size = G.img_resolution
     src, tgt = pair.source.points[idx], pair.target.points[idx]
     session = DragSession(G, G.ws_from_seed(pair.source_seed, psi), config)
-    session.start_drag([tuple(p) for p in clip_to_image(src, size, size)],
-                       [tuple(p) for p in clip_to_image(tgt, size, size)], label=f"landmarks x{count}")
+    try:
+        session.start_drag([tuple(p) for p in clip_to_image(src, size, size)],
+                           [tuple(p) for p in clip_to_image(tgt, size, size)], label=f"landmarks x{count}")
+    except DragInputError:  # every landmark already within the stop distance: the edit is the source face
+        no_edit = mean_distance(src, tgt)
+        return EditRecord(source_seed=pair.source_seed, points=count, no_edit_px=no_edit, md_px=no_edit,
+                          tracked_px=no_edit, steps=0, seconds=0.0, status="converged", face_found=True)
     result: DragResult = session.run()
     edited = redetect(detector, to_uint8(session.image())[0], pair.source.box)
     return EditRecord(source_seed=pair.source_seed, points=count, no_edit_px=mean_distance(src, tgt),

@@ -170,3 +170,21 @@ def test_cli_runs_with_the_fallback_box_and_refuses_bad_settings(tiny_path, caps
     assert main(["benchmark", "landmarks", "--set", "lr=fast"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-2].startswith("error: unknown drag setting") and err[-1].startswith("error: setting value")
+
+
+def test_a_pair_already_within_the_stop_distance_is_a_zero_step_edit():
+    """The drag engine refuses a drag with nothing to do (issue 16); the benchmark records it."""
+    from assistant.landmark_benchmark import FacePair, drag_pair
+
+    G = tiny_generator(32)
+    points = np.column_stack([np.linspace(8, 24, 68), np.linspace(10, 22, 68)])
+    face = FaceLandmarks(points, (4.0, 4.0, 28.0, 28.0), True)
+    record = drag_pair(G, FacePair(0, 1, face, face), 68, DragConfig(), StubDetector(), 0.7)
+    assert (record.steps, record.status, record.md_px, record.no_edit_px) == (0, "converged", 0.0, 0.0)
+
+
+def test_the_benchmark_runs_its_edits_without_the_stall_test_unless_set():
+    from assistant.commands.benchmark import drag_config
+
+    assert drag_config([]).stall_patience is None
+    assert drag_config(["stall_patience=40"]).stall_patience == 40

@@ -151,7 +151,8 @@ def apply_checked(editor, command, text: str, save_dir: Path) -> Applied:
 
 
 def rules_parser(landmarker=None):
-    """The parser without MiniLM: grammar, rules and grounding, fast enough for many examples."""
+    """The parser without its MiniLM intent model: grammar, rules and grounding, fast enough for
+    many examples."""
     from parsers import CommandParser
 
     return CommandParser(use_model=False, landmarker=landmarker)
@@ -200,7 +201,7 @@ def main() -> int:
     from _machine import cpu_name
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--examples", type=int, default=20_000, help="commands through the parser without MiniLM")
+    ap.add_argument("--examples", type=int, default=20_000, help="commands through the parser without its intent model")
     ap.add_argument("--minilm-examples", type=int, default=1_000, help="free text through the full parser")
     ap.add_argument("--apply-examples", type=int, default=1_500,
                     help="sequences of 1-6 commands parsed and applied to the editor, one after another")

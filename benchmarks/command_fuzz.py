@@ -78,7 +78,7 @@ LONG_TEXT = st.one_of(st.text(min_size=290, max_size=320),  # about the parser's
 MIXED = st.lists(st.one_of(DRAG, SETTING, POINTS, VERB, INTENT, RANDOM_TEXT), min_size=2, max_size=4).map(" ".join)
 # Drags and session verbs twice: they are what changes the editor's state, so what the checks test.
 COMMANDS = st.one_of(DRAG, DRAG, CHAIN, SETTING, POINTS, VERB, VERB, INTENT, SAVE, RANDOM_TEXT, LONG_TEXT, MIXED)
-FREE_TEXT = st.one_of(INTENT, RANDOM_TEXT, MIXED, LONG_TEXT)  # what reaches the MiniLM matcher
+FREE_TEXT = st.one_of(INTENT, RANDOM_TEXT, MIXED, LONG_TEXT)  # what reaches the MiniLM intent model
 # Hypothesis never repeats an example, so a lone 'undo' is tried once; in sequences the session
 # verbs come back after all kinds of drags, settings and rejections.
 SEQUENCES = st.lists(st.one_of(st.sampled_from(["undo", "redo", "reset", "drag 5,5 to 20,12"]), COMMANDS),

@@ -490,8 +490,9 @@ class DragAssistantApp(App[None]):
         from parsers.errors import AudioError
 
         self.call_from_thread(self._voice_note, "transcribing...")
+        understood = self.editor.understands if self.editor is not None else None
         try:
-            text = transcribe(clip)
+            text = transcribe(clip, understood)
         except AudioError as exc:
             self.call_from_thread(self._voice_done, None, str(exc))
             return
@@ -561,8 +562,10 @@ def transcriber():
     return _TRANSCRIBER
 
 
-def transcribe(clip) -> str:
-    return transcriber().transcribe(clip).text.strip()
+def transcribe(clip, understood=None) -> str:
+    """What was said; with `understood` (the editor's parser), an unreadable transcript is
+    rescored towards the words the app knows."""
+    return transcriber().transcribe(clip, understood=understood).text.strip()
 
 
 def spoken_file(line: str) -> Path | None:

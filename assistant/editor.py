@@ -191,13 +191,21 @@ class Editor:
 
     # -- commands ----------------------------------------------------------------------------------
 
-    def parse(self, text: str):
-        """Text -> `parsers.Command`, with the current picture for named parts."""
+    def _parser(self):
         if self.parser is None:
             from parsers.parser import CommandParser
 
             self.parser = CommandParser(interface=self.interface)
-        return self.parser.parse(text, image=self.parse_image())
+        return self.parser
+
+    def parse(self, text: str):
+        """Text -> `parsers.Command`, with the current picture for named parts."""
+        return self._parser().parse(text, image=self.parse_image())
+
+    def understands(self, text: str) -> bool:
+        """Whether the parser can read `text` as something to do: speech rescoring asks this of a
+        transcript before it tries near-homophones of the app's words (parsers.speech)."""
+        return self._parser().understands(text)
 
     def parse_image(self) -> np.ndarray:
         """The picture named parts are found on: the current one."""

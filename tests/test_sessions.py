@@ -272,3 +272,12 @@ def test_a_save_that_cannot_be_written_is_an_error_outcome(tiny_path, tmp_path, 
     ed = Editor.open(str(tiny_path), seed=3, keep_session=False)
     out = ed.apply(Command("save", path=name, message="save"))
     assert out.error and out.message.startswith("cannot save to")
+
+
+def test_editor_tells_speech_which_transcripts_it_can_act_on(tiny_path, data_home):
+    """The app hands this to Whisper's rescoring; asking must not change the editor or its context."""
+    ed = Editor.open(str(tiny_path), seed=3)
+    before = ed.image()
+    assert ed.understands("undo that") and ed.understands("drag 10,10 to 14,12")
+    assert not ed.understands("the weather in paris tomorrow")
+    assert np.array_equal(ed.image(), before) and ed.position() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -282,3 +283,26 @@ def test_model_report_summarises_face_fd_output():
     s = fd_summary(r, "face_fd.py a b")
     assert s["dlib"] == 0.2 and s["landmarks_size"] == 4e5 and s["mediapipe_faces"] == "500/2000"
     assert s["dlib_spread"] == {"samples": 0.1, "real": 0.3456} and s["command"] == "face_fd.py a b"
+
+
+def test_a_background_run_stopped_with_kill_checkpoints_first(image_folder: Path, tmp_path: Path):
+    """Started as `cmd &` from a script (SIGINT ignored) and stopped with `kill` (SIGTERM)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+           "from assistant.commands.train import main; sys.exit(main())",
+           str(image_folder), "--out", str(out), "--kimg", "1000", "--resolution", "16", "--channel-base", "128",
+           "--channel-max", "16", "--batch", "4", "--device", "cpu", "--threads", "1", "--checkpoint-minutes", "60"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    for line in proc.stderr:
+        if line.startswith("kimg"):
+            break
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    state = load_training_checkpoint(out / "latest.safetensors")
+    assert state.cur_nimg > 0, "the steps since the start were saved"

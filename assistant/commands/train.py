@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -100,7 +101,17 @@ def resume_point(resume: str | None, out: str) -> Path | None:
     return latest if latest.is_file() else None
 
 
+def stop_cleanly_on_signals() -> None:
+    """`kill` (SIGTERM) and Ctrl-C both end a run through KeyboardInterrupt, which `run_training`
+    turns into a last checkpoint. Needed because a run started in the background (`cmd &` in a
+    script) inherits SIGINT ignored, and `kill` sends SIGTERM: either way it died mid-run without
+    saving what it had trained since its last periodic checkpoint."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def run(args: argparse.Namespace) -> int:
+    stop_cleanly_on_signals()
     if args.threads:
         torch.set_num_threads(args.threads)
     config = config_from_args(args)

@@ -28,7 +28,7 @@ from torch import nn
 
 from stylegan2.efficientnet import FEATURE_CHANNELS, EfficientNetLite0Features
 from stylegan2.errors import CheckpointError
-from stylegan2.loading import read_safetensors
+from stylegan2.loading import read_safetensors, write_safetensors
 
 FORMAT = "draggan-assistant-encoder/1"
 
@@ -92,17 +92,10 @@ class LatentEncoder(nn.Module):
 
 
 def save_encoder(encoder: LatentEncoder, path: str | Path, fingerprint: str, extra: dict[str, str] | None = None) -> Path:
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
     meta = {"format": FORMAT, "config": json.dumps(encoder.config.to_dict()), "generator_sha256": fingerprint,
             **(extra or {})}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
-    return path
+    return write_safetensors(Path(path), tensors, meta)
 
 
 def load_encoder(path: str | Path, G: nn.Module, features: EfficientNetLite0Features | None = None) -> LatentEncoder:

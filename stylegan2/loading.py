@@ -44,6 +44,18 @@ def _sibling_config(path: Path) -> dict | None:
     return data.get("generator", data)
 
 
+def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> Path:
+    """Write atomically (temp file, then rename): a process killed mid-write leaves the previous
+    file whole, never a truncated one."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+    return path
+
+
 def read_safetensors(path: Path, what: str = ".safetensors file") -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     """Header metadata and tensors; any unreadable file is a one-line CheckpointError."""
     from safetensors import SafetensorError
@@ -205,12 +217,9 @@ def load_generator(path: str | Path | None = None, device: str | torch.device = 
 
 def save_generator(G: Generator, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:
     """Write `.safetensors` with the config in its header and a readable JSON copy beside it."""
-    from safetensors.torch import save_file
-
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     config_json = json.dumps(G.config.to_dict(), indent=1)
     meta = {CONFIG_METADATA_KEY: config_json, **(extra_metadata or {})}
-    save_file({k: v.detach().contiguous().cpu() for k, v in G.state_dict().items()}, str(path), metadata=meta)
+    write_safetensors(path, {k: v.detach().contiguous().cpu() for k, v in G.state_dict().items()}, meta)
     path.with_suffix(".json").write_text(config_json + "\n")
     return path

@@ -25,7 +25,7 @@ import torch
 from .config import GeneratorConfig
 from .discriminator import Discriminator, DiscriminatorConfig
 from .errors import CheckpointError
-from .loading import read_safetensors
+from .loading import read_safetensors, write_safetensors
 from .networks import Generator
 from .projected import KIND as PROJECTED, ProjectedConfig, ProjectedDiscriminator
 
@@ -78,10 +78,7 @@ def save_training_checkpoint(path: str | Path, state: TrainingState,
 
     g_ema_file: a generator file already holding exactly G_ema (same folder tree); G_ema is
     then stored as a reference to it instead of a second copy."""
-    from safetensors.torch import save_file
-
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     nets = NETS if g_ema_file is None else ("G", "D")
     for name in nets:
@@ -105,10 +102,7 @@ def save_training_checkpoint(path: str | Path, state: TrainingState,
         g_ema_file = Path(g_ema_file)
         meta["g_ema_file"] = os.path.relpath(g_ema_file, path.parent)
         meta["g_ema_sha256"] = _sha256(g_ema_file)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
-    return path
+    return write_safetensors(path, tensors, meta)
 
 
 def _sha256(path: Path) -> str:

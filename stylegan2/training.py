@@ -2,8 +2,9 @@
 
 The loop keeps the whole data set on the device and draws batches by index (no DataLoader), so
 on a GPU every step is a fixed sequence of kernels; the GPU speed features (bf16 autocast,
-channels_last, fused Adam) switch on automatically on CUDA and stay off on CPU, where they either
-do not exist or make things slower; torch.compile is an option because compiling costs minutes.
+channels_last, fused Adam) switch on automatically on CUDA and stay off on CPU unless asked for:
+`--amp bf16` pays on a CPU with avx512_bf16 (1.4x measured here), not on one without it;
+torch.compile is an option because compiling costs minutes.
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ def run_benchmark(G: Generator, detector: Landmarks68, settings: LandmarkBenchma
     bench.fallback_pairs = sum(p.fallback for p in pairs)
     for i, pair in enumerate(pairs, 1):
         for count in settings.point_counts:
-            stop = settings.stop_distance or paper_stop_distance(G.img_resolution, count)
+            stop = settings.stop_distance or paper_stop_distance(G.img_resolution, count, base.min_stop_distance)
             record = drag_pair(G, pair, count, base.with_overrides(stop_distance=stop), detector, settings.psi)
             bench.records.append(record)
             if progress is not None:

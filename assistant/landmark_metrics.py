@@ -52,11 +52,12 @@ def clip_to_image(points: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.stack([p[:, 0].clip(0, width - 1), p[:, 1].clip(0, height - 1)], axis=1)
 
 
-def paper_stop_distance(resolution: int, count: int) -> float:
+def paper_stop_distance(resolution: int, count: int, minimum: float = 1.0) -> float:
     """The paper's stop distance (1 px at 512 for up to 5 handles, 2 px for more) at this resolution,
-    but never under 1 px: the engine does not push a handle within 1 px of its target."""
+    but never under `minimum`: the drag's closest possible stop (`DragConfig.min_stop_distance`;
+    1 px where a handle within 1 px of its target is not pushed)."""
     at_512 = 1.0 if count <= 5 else 2.0
-    return max(at_512 * resolution / PAPER_RESOLUTION, 1.0)
+    return max(at_512 * resolution / PAPER_RESOLUTION, minimum)
 
 
 def ratio(value: float, baseline: float) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 from .errors import DragInputError
 
 OFFICIAL_FEATURE_BLOCK = 5
+SUBPIXEL_MIN_STOP = 0.1
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class DragConfig:
     line_width: float | None = None  # line-constrained tracking: only pixels this close to the handle-target segment
     backtrack_tolerance: float | None = None  # undo a step whose match distance grew by this fraction; halve the step
     lr_decay: float = 1.0  # step-size schedule: lr * lr_decay ** step
+    subpixel: bool = False  # track between pixels and push handles closer than 1 px (small generators)
 
     def __post_init__(self) -> None:
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -71,8 +73,10 @@ class DragConfig:
             raise DragInputError("at least one latent layer must be optimised")
         if self.max_steps < 1:
             raise DragInputError(f"the step budget must be at least 1, got {self.max_steps}")
-        if self.stop_distance is not None and self.stop_distance < 1:
-            raise DragInputError("the stop distance must be at least 1 pixel (closer handles are not pushed)")
+        if self.stop_distance is not None and not self.stop_distance >= self.min_stop_distance:
+            raise DragInputError(f"the stop distance must be at least {self.min_stop_distance:g} pixel"
+                                 + (" (closer handles are not pushed; subpixel tracking allows less)"
+                                    if not self.subpixel else ""))
         if self.lambda_mask < 0:
             raise DragInputError("the mask weight lambda_mask must not be negative")
         if self.stall_patience is not None and self.stall_patience < 1:
@@ -92,6 +96,12 @@ class DragConfig:
             raise DragInputError(f"backtrack_tolerance must not be negative, got {self.backtrack_tolerance}")
         if not 0.0 < self.lr_decay <= 1.0:
             raise DragInputError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+
+    @property
+    def min_stop_distance(self) -> float:
+        """The closest a drag can be asked to bring its handles: 1 px where points move in whole pixels
+        and a handle within 1 px is not pushed (the official rule), a tenth of a pixel with `subpixel`."""
+        return SUBPIXEL_MIN_STOP if self.subpixel else 1.0
 
     @classmethod
     def official(cls, **overrides: Any) -> "DragConfig":

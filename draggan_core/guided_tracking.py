@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from .patch import FeaturePatch
+from .tracking import best_position, match_window
 
 
 def segment_distance(xs: torch.Tensor, ys: torch.Tensor, start: tuple[float, float],
@@ -24,22 +25,17 @@ def segment_distance(xs: torch.Tensor, ys: torch.Tensor, start: tuple[float, flo
     return torch.hypot(xs - (sx + t * dx), ys - (sy + t * dy))
 
 
-def track_point_near_line(patch: FeaturePatch, reference: torch.Tensor, point: tuple[int, int], radius: int,
-                          start: tuple[float, float], end: tuple[float, float], width: float
-                          ) -> tuple[int, int]:
+def track_point_near_line(patch: FeaturePatch, reference: torch.Tensor, point: tuple[float, float], radius: int,
+                          start: tuple[float, float], end: tuple[float, float], width: float,
+                          subpixel: bool = False) -> tuple[float, float]:
     """Nearest neighbour of `reference` (C,) in the window of `radius` around `point`, among the
     pixels within `width` of the segment start-end; the whole window when none is (a handle pushed
     off its path by the other handles' terms). Ties go to the first pixel in row-major order."""
-    x, y = int(point[0]), int(point[1])
-    top, bottom = max(y - radius, 0), min(y + radius + 1, patch.height)
-    left, right = max(x - radius, 0), min(x + radius + 1, patch.width)
-    window = patch.window(top, bottom, left, right).detach()
-    distance = torch.linalg.norm(window - reference.reshape(-1, 1, 1), dim=0)
-    ys, xs = torch.meshgrid(torch.arange(top, bottom, dtype=torch.float32),
-                            torch.arange(left, right, dtype=torch.float32), indexing="ij")
+    distance, top, left = match_window(patch, reference, point, radius)
+    h, w = distance.shape
+    ys, xs = torch.meshgrid(torch.arange(top, top + h, dtype=torch.float32),
+                            torch.arange(left, left + w, dtype=torch.float32), indexing="ij")
     allowed = segment_distance(xs, ys, start, end) <= width
     if allowed.any():
         distance = torch.where(allowed, distance, torch.full_like(distance, float("inf")))
-    idx = int(torch.argmin(distance.reshape(-1)).item())
-    width_px = right - left
-    return left + idx % width_px, top + idx // width_px
+    return best_position(distance, top, left, subpixel)

@@ -50,13 +50,17 @@ def disk_pixels(point: tuple[float, float], radius: int, height: int, width: int
 
 
 def motion_loss(patch: FeaturePatch, point: tuple[float, float], target: tuple[float, float], radius: int,
-                linspace_grid: bool = False) -> torch.Tensor:
+                linspace_grid: bool = False, subpixel: bool = False) -> torch.Tensor:
     """Mean L1 between the disk's features (detached) and the same disk shifted one pixel towards
-    the target. A handle within one pixel of its target is not pushed (the official rule)."""
+    the target. A handle within one pixel of its target is not pushed (the official rule); with
+    `subpixel` it is, by the distance that is left, so it can settle between pixels."""
     rows, cols = disk_pixels(point, radius, patch.height, patch.width, linspace_grid)
-    if rows.numel() == 0 or math.hypot(target[0] - point[0], target[1] - point[1]) <= 1:
+    distance = math.hypot(target[0] - point[0], target[1] - point[1])
+    if rows.numel() == 0 or distance <= (0.0 if subpixel else 1.0):
         return patch.values.new_zeros(())
     d = motion_direction(point, target)
+    if subpixel:
+        d = d * min(distance, 1.0)
     reference = patch.at(rows, cols).detach()
     shifted = patch.sample(rows + d[1], cols + d[0])
     return F.l1_loss(reference, shifted)

@@ -28,6 +28,13 @@ class FeaturePatch:
         """Features (C, n) at integer image pixels that lie inside the patch."""
         return self.values[:, rows - self.top, cols - self.left]
 
+    def feature(self, point: tuple[float, float]) -> torch.Tensor:
+        """The feature (C,) at a point (x, y): read directly at a pixel, bilinear between pixels."""
+        x, y = point
+        if float(x).is_integer() and float(y).is_integer():
+            return self.at(torch.tensor([int(y)]), torch.tensor([int(x)]))[:, 0]
+        return self.sample(torch.tensor([float(y)]), torch.tensor([float(x)]))[:, 0]
+
     def window(self, row0: int, row1: int, col0: int, col1: int) -> torch.Tensor:
         """Features (C, row1-row0, col1-col0) of an image-pixel window inside the patch."""
         return self.values[:, row0 - self.top:row1 - self.top, col0 - self.left:col1 - self.left]

@@ -43,7 +43,7 @@ STATUSES = ("converged", "budget", "stalled", "cancelled", "nonfinite")
 @dataclass
 class StepResult:
     step: int  # 0-based index of this step within the drag
-    points: list[tuple[int, int]]  # handles tracked at this step (x, y)
+    points: list[Point]  # handles tracked at this step (x, y): whole pixels unless DragConfig.subpixel
     loss: float
     distances: list[float]
     done: bool  # every handle is within the stop distance; no update was made
@@ -57,12 +57,12 @@ class DragResult:
     status: str  # one of STATUSES
     steps: int
     seconds: float
-    points: list[tuple[int, int]]
+    points: list[Point]
     distances: list[float]
     message: str
 
     @property
-    def final_points(self) -> list[tuple[int, int]]:
+    def final_points(self) -> list[Point]:
         return self.points
 
 
@@ -70,7 +70,7 @@ class DragResult:
 class _Drag:
     """State of the drag in progress."""
 
-    handles: list[tuple[int, int]]
+    handles: list[Point]
     targets: list[Point]
     mask: np.ndarray | None
     fixed: torch.Tensor | None  # 1 where the image must stay, (H, W) float; None without a mask term
@@ -78,13 +78,13 @@ class _Drag:
     base: torch.Tensor  # latent at the start of the drag
     param: torch.Tensor  # what Adam optimises
     optimizer: torch.optim.Adam
-    points: list[tuple[int, int]]
+    points: list[Point]
     references: torch.Tensor | None = None  # (N, C) features of the handles at the start
     low0: torch.Tensor | None = None  # the block's map at the start (for the mask term)
     steps: int = 0
     seconds: float = 0.0
     updated_since_track: bool = False
-    snapshot: tuple[torch.Tensor, dict, list[tuple[int, int]], torch.Tensor] | None = field(default=None, repr=False)
+    snapshot: tuple[torch.Tensor, dict, list[Point], torch.Tensor] | None = field(default=None, repr=False)
     match: float | None = None  # mean match distance of the last accepted step (backtracking)
     lr_factor: float = 1.0  # step-size factor left by backtracking
 
@@ -147,7 +147,8 @@ class DragSession:
             raise DragInputError(f"{len(hs)} handle(s) but {len(ts)} target(s): give one target per handle")
         fixed = self._check_mask(mask)
         rounded = [(int(round(x)), int(round(y))) for x, y in hs]
-        self._check_distance(rounded, ts, cfg.radii(self.height).stop)
+        starts = hs if cfg.subpixel else rounded
+        self._check_distance(starts, ts, cfg.radii(self.height).stop)
         if fixed is not None:
             self._check_handles_in_mask(rounded, fixed)
         block = cfg.block_index(len(self.G.synthesis.blocks))
@@ -162,9 +163,9 @@ class DragSession:
                 param = base[:, :k].clone().requires_grad_(True)
             else:
                 param = torch.zeros(1, 1, self.G.w_dim, requires_grad=True)
-            self._drag = _Drag(handles=rounded, targets=ts, mask=None if mask is None else np.asarray(mask, bool).copy(),
+            self._drag = _Drag(handles=list(starts), targets=ts, mask=None if mask is None else np.asarray(mask, bool).copy(),
                                fixed=fixed, label=label, base=base, param=param,
-                               optimizer=torch.optim.Adam([param], lr=cfg.lr), points=list(rounded))
+                               optimizer=torch.optim.Adam([param], lr=cfg.lr), points=list(starts))
 
     def _check_points(self, points: Sequence[Point], kind: str) -> list[Point]:
         try:
@@ -182,7 +183,7 @@ class DragSession:
         return pts
 
     @staticmethod
-    def _check_distance(handles: list[tuple[int, int]], targets: list[Point], stop: float) -> None:
+    def _check_distance(handles: list[Point], targets: list[Point], stop: float) -> None:
         """A drag whose handles all start within the stop distance would end at its first step
         having changed nothing, and report that as reaching its targets."""
         far = max(point_distances(handles, targets))
@@ -234,21 +235,21 @@ class DragSession:
         for everything, as the official code does."""
         radii = self.radii
         half = radii.tracking + radii.motion + 4  # the tracking window, then the disk around the tracked point
+        centers = [(int(round(x)), int(round(y))) for x, y in d.points]
         if self.config.local_features and d.fixed is None:
-            patches = self._features.window_patches(ws, d.points, half)
+            patches = self._features.window_patches(ws, centers, half)
             change = None
         else:
             low = self._features.low(ws)
             if d.low0 is None and d.fixed is not None:
                 d.low0 = low.detach()
             if self.config.local_features:
-                patches = self._features.window_patches(ws, d.points, half, low=low)
+                patches = self._features.window_patches(ws, centers, half, low=low)
             else:
                 patches = [self._features.full_patch(low)] * len(d.points)
             change = resize_full(low - d.low0, self.height, self.width) if d.fixed is not None else None
         if d.references is None:
-            d.references = torch.stack([p.at(torch.tensor([y]), torch.tensor([x]))[:, 0].detach()
-                                        for p, (x, y) in zip(patches, d.handles)])
+            d.references = _features_at(patches, d.handles)
         return patches, change
 
     def step(self, preview: bool = False) -> StepResult:
@@ -262,7 +263,7 @@ class DragSession:
                 points = [self._track_one(d, j, p) for j, p in enumerate(patches)]
                 distances = point_distances(points, d.targets)
                 done = targets_reached(distances, radii.stop)
-                loss = sum(motion_loss(p, pt, t, radii.motion, self.config.linspace_grid)
+                loss = sum(motion_loss(p, pt, t, radii.motion, self.config.linspace_grid, self.config.subpixel)
                            for p, pt, t in zip(patches, points, d.targets))
                 if change is not None:
                     loss = loss + mask_loss(change, d.fixed, self.config.lambda_mask)
@@ -311,15 +312,15 @@ class DragSession:
         d.references = references.clone()
 
     # ----- options beyond the official method (DragConfig's last block; all off by default) -----
-    def _track_one(self, d: _Drag, j: int, patch: FeaturePatch) -> tuple[int, int]:
+    def _track_one(self, d: _Drag, j: int, patch: FeaturePatch) -> Point:
         """Handle j's new position: the official window search, or only near its path (line_width)."""
         radius = self.radii.tracking
         if self.config.line_width is None:
-            return track_point(patch, d.references[j], d.points[j], radius)
+            return track_point(patch, d.references[j], d.points[j], radius, self.config.subpixel)
         return track_point_near_line(patch, d.references[j], d.points[j], radius, d.handles[j], d.targets[j],
-                                     self.config.line_width)
+                                     self.config.line_width, self.config.subpixel)
 
-    def _should_backtrack(self, d: _Drag, patches: list[FeaturePatch], points: list[tuple[int, int]]) -> bool:
+    def _should_backtrack(self, d: _Drag, patches: list[FeaturePatch], points: list[Point]) -> bool:
         """With backtrack_tolerance: True when the content at the tracked points matches its templates
         worse than after the previous accepted step by more than the tolerance, and the step size
         can still be halved (then it is, for the retried step)."""
@@ -335,7 +336,7 @@ class DragSession:
         d.match = current
         return False
 
-    def _adapt_templates(self, d: _Drag, patches: list[FeaturePatch], points: list[tuple[int, int]]) -> None:
+    def _adapt_templates(self, d: _Drag, patches: list[FeaturePatch], points: list[Point]) -> None:
         """With template_rate: each handle that got closer to its target blends its new feature into
         its template."""
         rate = self.config.template_rate
@@ -354,7 +355,7 @@ class DragSession:
         for group in d.optimizer.param_groups:
             group["lr"] = lr
 
-    def _track_only(self, d: _Drag) -> list[tuple[int, int]]:
+    def _track_only(self, d: _Drag) -> list[Point]:
         """Handle positions for the current latent, without an update (after the last step)."""
         with torch.no_grad():
             patches, _ = self._patches(d, self._drag_ws(d))
@@ -469,10 +470,9 @@ class DragSession:
         return session
 
 
-def _features_at(patches: list[FeaturePatch], points: list[tuple[int, int]]) -> torch.Tensor:
-    """(N, C) detached features of each handle's patch at its point."""
-    return torch.stack([p.at(torch.tensor([y]), torch.tensor([x]))[:, 0].detach()
-                        for p, (x, y) in zip(patches, points)])
+def _features_at(patches: list[FeaturePatch], points: list[tuple[float, float]]) -> torch.Tensor:
+    """(N, C) detached features of each handle's patch at its point (bilinear between pixels)."""
+    return torch.stack([p.feature(pt).detach() for p, pt in zip(patches, points)])
 
 
 def _clone_state(state: dict[str, Any]) -> dict[str, Any]:

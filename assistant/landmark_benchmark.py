@@ -181,13 +181,14 @@ def drag_pair(G: Generator, pair: FacePair, count: int, config: DragConfig, dete
 
 
 def run_benchmark(G: Generator, detector: Landmarks68, settings: LandmarkBenchmarkSettings,
-                  config: DragConfig | None = None, progress: Callable[[str], None] | None = None
-                  ) -> LandmarkBenchmark:
+                  config: DragConfig | None = None, progress: Callable[[str], None] | None = None,
+                  found: tuple[list[FacePair], int] | None = None) -> LandmarkBenchmark:
     """The whole protocol; `config` is the drag engine's setting (default `DragConfig()`), whose
-    stop distance and budget the benchmark sets per point count."""
+    stop distance and budget the benchmark sets per point count. `found` is `find_pairs`' answer
+    when another setting already searched them, so settings compared in one run edit the same pairs."""
     base = (config or DragConfig()).with_overrides(max_steps=settings.max_steps)
     bench = LandmarkBenchmark(resolution=G.img_resolution, settings=settings, config=base)
-    pairs, bench.pairs_skipped = find_pairs(G, detector, settings, progress)
+    pairs, bench.pairs_skipped = found if found is not None else find_pairs(G, detector, settings, progress)
     bench.pairs_used = len(pairs)
     bench.fallback_pairs = sum(p.fallback for p in pairs)
     for i, pair in enumerate(pairs, 1):

@@ -188,3 +188,18 @@ def test_the_benchmark_runs_its_edits_without_the_stall_test_unless_set():
 
     assert drag_config([]).stall_patience is None
     assert drag_config(["stall_patience=40"]).stall_patience == 40
+
+
+def test_official_setting_runs_on_the_same_pairs(tiny_path, capsys):
+    code = main(["benchmark", "landmarks", "--model", str(tiny_path), "--pairs", "1", "--points", "1",
+                 "--steps", "2", "--fallback-box", "--official", "--set", "subpixel=true", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    official = out["official"]
+    assert code == 0 and official["drag_config"]["lr"] == 0.001 and official["drag_config"]["linspace_grid"]
+    assert not official["drag_config"]["subpixel"] and out["drag_config"]["subpixel"]
+    assert [e["source_seed"] for e in official["edits"]] == [e["source_seed"] for e in out["edits"]]
+    assert official["results"][0]["no_edit_px"] == out["results"][0]["no_edit_px"]
+
+
+def test_the_stop_floor_follows_the_drag_setting():
+    assert paper_stop_distance(64, 5, minimum=0.1) == 0.125 and paper_stop_distance(64, 68, minimum=0.1) == 0.25

@@ -16,7 +16,7 @@ import torch
 
 from assistant import arg_types
 from assistant.commands.model_report import load_any
-from assistant.landmark_benchmark import BenchmarkError, LandmarkBenchmarkSettings, run_benchmark
+from assistant.landmark_benchmark import BenchmarkError, LandmarkBenchmarkSettings, find_pairs, run_benchmark
 from assistant.landmark_metrics import POINT_COUNTS
 from assistant.landmarks68 import CELEBA_FALLBACK_BOX, Landmarks68
 from draggan_core import DragConfig
@@ -41,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     lm.add_argument("--psi", type=arg_types.psi, default=0.7, help="truncation of the sampled faces (default 0.7)")
     lm.add_argument("--max-tries", type=arg_types.positive_int, default=None,
                     help="seed pairs tried at most (default 10 x pairs)")
-    lm.add_argument("--stop-distance", type=arg_types.float_range(1.0, None, "the stop distance"), default=None,
+    lm.add_argument("--stop-distance", type=arg_types.float_range(0.1, None, "the stop distance"), default=None,
                     help="stop when every handle is this close, px (default: the paper's 1 / 2 px at 512, "
-                         "scaled, at least 1)")
+                         "scaled, at least 1, or 0.1 with --set subpixel=true)")
     lm.add_argument("--fallback-box", action="store_true",
                     help="when dlib finds no face, predict the landmarks in the typical face box of the "
                          "CelebA framing instead of skipping the pair (for models still in training)")
@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="dlib HOG upsampling of the 256-px image (default 0)")
     lm.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                     help="a drag setting (DragConfig field), e.g. --set lr=0.004; repeatable")
+    lm.add_argument("--official", action="store_true",
+                    help="also run the official DragGAN setting on the same pairs (DragConfig.official at this "
+                         "generator's feature block, same budget and stop rule)")
     lm.add_argument("--threads", type=arg_types.threads, default=1, help="torch CPU threads (default 1)")
     lm.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     lm.set_defaults(func=run)
@@ -86,6 +89,16 @@ def drag_config(settings: list[str]) -> DragConfig:
     return DragConfig(stall_patience=None).with_overrides(**overrides)
 
 
+def progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def official_config() -> DragConfig:
+    """The official DragGAN setting at the generator's own feature block (block 5 where there is
+    one; a 64-px generator has no 128-px block)."""
+    return DragConfig.official(feature_block=None)
+
+
 def format_table(results: list[dict]) -> str:
     lines = [f"{'points':>6} {'edits':>5} {'MD px':>7} {'no-edit':>7} {'MD@512':>7} {'no-edit@512':>11} "
              f"{'ratio':>6} {'paper':>6} {'tracked':>7} {'steps':>6} {'s/edit':>7} {'face':>5}"]
@@ -115,13 +128,16 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     t0 = time.monotonic()
     try:
-        bench = run_benchmark(G, detector, settings, config,
-                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+        found = find_pairs(G, detector, settings, progress)
+        bench = run_benchmark(G, detector, settings, config, progress, found)
+        official = run_benchmark(G, detector, settings, official_config(), progress, found) if args.official else None
     finally:
         torch.set_num_threads(threads_before)
     report = {"model": getattr(G, "source_path", args.model or "embedded"), **bench.to_json(),
               "fallback_box": list(CELEBA_FALLBACK_BOX) if args.fallback_box else None,
               "seconds": round(time.monotonic() - t0, 1), "threads": args.threads}
+    if official is not None:
+        report["official"] = {key: official.to_json()[key] for key in ("drag_config", "results", "edits")}
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -129,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"model {report['model']} ({bench.resolution} px); pairs: {pairs['used']} used, "
           f"{pairs['skipped_no_face']} skipped (no face), {pairs['with_fallback_box']} with the fallback box")
     print(format_table(bench.summary()))
+    if official is not None:
+        print("official DragGAN setting, same pairs:")
+        print(format_table(official.summary()))
     print(f"MD@512 = MD x 512/{bench.resolution}; ratio = MD / no-edit (paper: DragGAN on FFHQ-512); "
           f"tracked = where the tracker put the handles; face = edited pictures where dlib still finds a face; "
           f"{report['seconds']} s")

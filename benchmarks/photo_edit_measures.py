@@ -133,6 +133,8 @@ def main() -> int:
             for command in COMMANDS:
                 run = run_edit(photo, command, Path(tmp) / "out.png", extra)
                 runs.append({"face": name, **run})
+                print(f"{name} ({index + 1}/{len(faces)}) {command!r}: exit {run['exit_status']}, "
+                      f"{run['seconds']} s", file=sys.stderr, flush=True)
     print(json.dumps({
         "benchmark": "photo_edit_measures",
         "machine": {"cpu": cpu_name(), "platform": platform.platform(), "cpus": os.cpu_count(),

@@ -10,7 +10,7 @@ that make the drag, so a part or action added there is measured without touching
 
 `measure_edit` is the arithmetic on two sets of landmarks (pure, for tests and benchmarks);
 `measure_photo_edit` finds the edited face in both photos first; `apply_measured` wraps an
-editor's `apply` with both pictures.
+editor's `apply` with both pictures and takes back an edit that loses the face.
 """
 
 from __future__ import annotations
@@ -121,28 +121,45 @@ def find_edited_face(photo: np.ndarray, alignment, landmarker=None) -> np.ndarra
     return best
 
 
-def measure_photo_edit(before: np.ndarray, after: np.ndarray, alignment, command,
-                       landmarker=None) -> EditMeasure | None:
-    """`measure_edit` on two whole photos (before and after one edit, both pasted back)."""
+def measure_photo_edit(before: np.ndarray, after: np.ndarray, alignment, command, landmarker=None,
+                       original: np.ndarray | None = None) -> EditMeasure | None:
+    """`measure_edit` on two whole photos (before and after one edit, both pasted back). Where the
+    face is not found in `before` (with `--paste face` the fitted reconstruction itself can hide it
+    from MediaPipe), the `original` photo stands in, so losing the face is still caught; None when
+    neither has it."""
     if intended_effect(command) is None:
         return None
     start = find_edited_face(before, alignment, landmarker)
-    if start is None:  # the photo was fitted from this face; without it there is nothing to compare
+    if start is None and original is not None:
+        start = find_edited_face(original, alignment, landmarker)
+    if start is None:
         return None
     return measure_edit(start, find_edited_face(after, alignment, landmarker), command)
 
 
 def apply_measured(editor, command, apply: Callable[[], object]):
     """Run `apply` (the editor carrying out `command`) and, on a photo, measure what it did to the
-    photo. Returns (outcome, EditMeasure or None); the outcome's message gains the measurement."""
+    photo. Returns (outcome, EditMeasure or None); the outcome's message gains the measurement.
+
+    An edit after which MediaPipe no longer finds the face is taken back whole, like a drag that
+    changed nothing, and comes back as an error outcome: a photo that is no longer a face is never
+    the editor's state, so neither `save` in the app nor `edit -o` can write it."""
     photo = getattr(editor, "photo_image", None)
     if photo is None or intended_effect(command) is None:
         return apply(), None
     before = photo()
+    with editor.lock:
+        mark = editor.session.history.mark()
     outcome = apply()
     if outcome.error:
         return outcome, None
-    measured = measure_photo_edit(before, photo(), editor.photo.alignment, command)
+    measured = measure_photo_edit(before, photo(), editor.photo.alignment, command, original=editor.photo.photo)
     if measured is None:
         return outcome, None
+    if not measured.face_found:
+        with editor.lock:
+            editor.session.history.restore(mark)
+        editor.autosave()
+        return replace(outcome, message=f"{outcome.message}; {measured.describe()}, so the edit was taken back",
+                       error=True, changed=False), measured
     return replace(outcome, message=f"{outcome.message}; {measured.describe()}"), measured

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from PIL import Image
 
 from assistant.cli import main
 from assistant.edit_measure import apply_measured
-from assistant.photo import PhotoEditor, PhotoError, open_photo_editor
+from assistant.photo import PhotoEditor, PhotoError, invert_photo, open_photo_editor
 from draggan_core.align import change_weight
 from draggan_core.inversion import InversionConfig, reconstruction_quality
 from parsers.command import Command
@@ -78,6 +79,19 @@ def test_a_named_photo_edit_is_measured_on_the_pasted_back_photo(editor):
     unmeasured = Command("drag", handles=[(32.0, 46.0)], targets=[(32.0, 50.0)])
     assert apply_measured(editor, unmeasured, lambda: editor.drag(unmeasured.handles, unmeasured.targets,
                                                                   max_steps=2))[1] is None
+
+
+def test_an_edit_that_loses_the_face_is_taken_back(editor):
+    """A generator fitted to a plain grey square, pasted whole over the astronaut's face: after
+    the drag MediaPipe finds no face, so the drag is undone and reported, never kept."""
+    grey = replace(editor.photo, crop=np.full_like(editor.photo.crop, 128))
+    blank = PhotoEditor(invert_photo(editor.inversion.generator, grey, FEW_STEPS), editor.photo, paste="face")
+    command = Command("drag", action="open", part="mouth", handles=[(32.0, 46.0)], targets=[(32.0, 52.0)])
+    outcome, measured = apply_measured(blank, command, lambda: blank.drag(
+        command.handles, command.targets, label="open the mouth", max_steps=4))
+    assert outcome.error and not outcome.changed and "taken back" in outcome.message
+    assert not measured.face_found and not measured.moved
+    assert blank.position() == 0 and np.array_equal(blank.generated(), blank.reference)
 
 
 def test_change_weight_covers_what_moved():
@@ -185,7 +199,7 @@ def test_paste_face_finds_the_face_and_reports_what_happened(photo_path, tmp_pat
         assert rc in (0, 1) and (rc == 0 or "did not move" in last)
         assert not np.array_equal(np.asarray(Image.open(out).convert("RGB")), np.asarray(Image.open(photo_path)))
     else:  # 2: the editor refused the drag; 1: MediaPipe lost the pasted face, so nothing was written
-        assert (rc == 2 and last.startswith("error: ")) or (rc == 1 and "finds no face" in last)
+        assert (rc == 2 and last.startswith("error: ")) or (rc == 1 and "found no face" in last)
 
 
 def test_an_edit_that_did_not_move_its_measure_is_written_and_exits_1(photo_path, tmp_path, capsys):

@@ -7,7 +7,8 @@ session (unless `--no-session`), so `draggan-assistant --resume` can continue th
 On a photo, each named edit is measured on the pasted-back photo (`assistant.edit_measure`): an
 edit that did not move its measure the way the command says is reported and the run exits with
 status 1 (the photo is still written, to be looked at); an edit after which MediaPipe no longer
-finds the face exits with status 1 and writes nothing. Status 2 stays for the user's mistakes.
+finds the face is taken back, and the run exits with status 1 and writes nothing. Status 2 stays
+for the user's mistakes and the drags the editor refuses.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def apply_text(editor: Editor, text: str) -> tuple[Outcome, EditMeasure | None]:
     finally:
         if progress is not None:
             progress.close()
-    if outcome.error:
+    if outcome.error and measured is None:
         raise EditCommandError(f"{text!r}: {outcome.message}")
     return outcome, measured
 
@@ -169,21 +170,23 @@ def run(args: argparse.Namespace) -> int:
         outcome, measured = apply_text(editor, text)
         outcomes.append((text, outcome, measured))
         print(f"{text}: {outcome.message}", file=sys.stderr)
+    measures = [(text, m) for text, _, m in outcomes if m is not None]
+    lost = [text for text, m in measures if not m.face_found]
+    if lost:
+        if args.json:
+            print(json.dumps(edit_summary(editor, None, None, outcomes)))
+        print(f"nothing written: MediaPipe found no face in the photo after {', '.join(map(repr, lost))} "
+              "(taken back)", file=sys.stderr)
+        return NOT_LANDED
     if args.image and not editor.photo_changed():
         raise EditCommandError(f"no command changed {args.image}, so nothing was written; "
                                "give an edit ('open the mouth a lot', 'drag X,Y to X,Y')")
-    measures = [(text, m) for text, _, m in outcomes if m is not None]
-    lost = [text for text, m in measures if not m.face_found]
-    missed = [text for text, m in measures if m.face_found and not m.moved]
-    png = None if lost else editor.save_png(output or "edit.png")
-    script_path = None if args.script is None or lost else str(editor.script().save(args.script))
+    missed = [text for text, m in measures if not m.moved]
+    png = editor.save_png(output or "edit.png")
+    script_path = None if args.script is None else str(editor.script().save(args.script))
     if args.json:
-        print(json.dumps(edit_summary(editor, None if png is None else str(png), script_path, outcomes)))
-    if lost:
-        print(f"not written: MediaPipe finds no face in the edited photo after {', '.join(map(repr, lost))}",
-              file=sys.stderr)
-        return NOT_LANDED
-    if not args.json:
+        print(json.dumps(edit_summary(editor, str(png), script_path, outcomes)))
+    else:
         print(f"wrote {png}", file=sys.stderr)
     if missed:
         print(f"the photo was written, but {len(missed)} of {len(measures)} measured edit(s) did not move what "

@@ -20,7 +20,10 @@ from typing import Callable
 
 import numpy as np
 
+from assistant.editor import Editor, Outcome
+from draggan_core.align import Alignment
 from parsers.atlas import Atlas, Measure, load_atlas
+from parsers.command import Command
 from parsers.grounding import face_frame
 
 DIRECTION_WORDS = {1: "increase", -1: "decrease"}
@@ -61,11 +64,11 @@ class EditMeasure:
         return out
 
 
-def intended_effect(command, atlas: Atlas | None = None) -> tuple[Measure, int] | None:
+def intended_effect(command: Command, atlas: Atlas | None = None) -> tuple[Measure, int] | None:
     """The measure a parsed edit should change and its direction (+1 grow, -1 shrink); None for
     what the atlas does not measure (coordinates, the nose, turning the head, settings)."""
     atlas = atlas if atlas is not None else load_atlas()
-    if getattr(command, "command", None) != "drag" or not command.part or not command.action:
+    if command.command != "drag" or not command.part or not command.action:
         return None
     part = atlas.parts.get(command.part)
     effect = part.effect(command.action) if part is not None else None
@@ -86,7 +89,7 @@ def measure_value(landmarks: np.ndarray, measure: Measure, side: str | None, atl
     return float(np.mean(values)) / frame.size
 
 
-def measure_edit(before: np.ndarray, after: np.ndarray | None, command,
+def measure_edit(before: np.ndarray, after: np.ndarray | None, command: Command,
                  atlas: Atlas | None = None) -> EditMeasure | None:
     """Landmarks before and after an edit (478 x 2, pixels; `after` None when the face was lost)
     and the parsed command -> how its measure moved, or None when it names nothing measured."""
@@ -104,7 +107,7 @@ def measure_edit(before: np.ndarray, after: np.ndarray | None, command,
                        min_change=measure.min_change, face_found=end is not None, moved=moved)
 
 
-def find_edited_face(photo: np.ndarray, alignment, landmarker=None) -> np.ndarray | None:
+def find_edited_face(photo: np.ndarray, alignment: Alignment, landmarker=None) -> np.ndarray | None:
     """The landmarks of the face the crop was cut from: of the faces MediaPipe finds, the one whose
     eye midpoint is nearest the crop's centre mapped back to the photo, if within its eye distance
     (another face in a group photo is never mistaken for it); None when there is none."""
@@ -121,7 +124,7 @@ def find_edited_face(photo: np.ndarray, alignment, landmarker=None) -> np.ndarra
     return best
 
 
-def measure_photo_edit(before: np.ndarray, after: np.ndarray, alignment, command, landmarker=None,
+def measure_photo_edit(before: np.ndarray, after: np.ndarray, alignment: Alignment, command: Command, landmarker=None,
                        original: np.ndarray | None = None) -> EditMeasure | None:
     """`measure_edit` on two whole photos (before and after one edit, both pasted back). Where the
     face is not found in `before` (with `--paste face` the fitted reconstruction itself can hide it
@@ -137,7 +140,8 @@ def measure_photo_edit(before: np.ndarray, after: np.ndarray, alignment, command
     return measure_edit(start, find_edited_face(after, alignment, landmarker), command)
 
 
-def apply_measured(editor, command, apply: Callable[[], object]):
+def apply_measured(editor: Editor, command: Command,
+                   apply: Callable[[], Outcome]) -> tuple[Outcome, EditMeasure | None]:
     """Run `apply` (the editor carrying out `command`) and, on a photo, measure what it did to the
     photo. Returns (outcome, EditMeasure or None); the outcome's message gains the measurement.
 

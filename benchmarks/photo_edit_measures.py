@@ -108,7 +108,8 @@ def main() -> int:
     ap.add_argument("--data", default=str(CELEBA))
     ap.add_argument("--model", default=None, help="checkpoint (default: the embedded model)")
     ap.add_argument("--fit-steps", type=int, default=None,
-                    help="`edit --fit-steps`: inversion steps (default the editor's 400; 80 is InversionConfig.fast()'s budget)")
+                    help="`edit --fit-steps`: inversion steps (default the editor's 400; 80 is the budget of "
+                         "InversionConfig.fast())")
     ap.add_argument("--steps", type=int, default=None, help="drag step budget, said as 'steps N' before each command")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()

@@ -60,6 +60,7 @@ def landmarks(photo: np.ndarray) -> np.ndarray:
     return faces[0].landmarks
 
 
+@pytest.mark.slow
 def test_real_landmarks_on_a_stretched_face_move_the_vertical_measures_only(astronaut):
     before = landmarks(astronaut)
     taller = landmarks(stretched(astronaut, 1.3))
@@ -76,6 +77,7 @@ def test_real_landmarks_on_a_stretched_face_move_the_vertical_measures_only(astr
     assert "did not move" in measure_edit(before, flatter, RAISE_BROWS).describe()
 
 
+@pytest.mark.slow
 def test_one_side_is_measured_on_that_side(astronaut):
     lm = landmarks(astronaut)
     brow = load_atlas().measures["brow height"]
@@ -83,6 +85,7 @@ def test_one_side_is_measured_on_that_side(astronaut):
     assert left != right and both == pytest.approx((left + right) / 2)
 
 
+@pytest.mark.slow
 def test_a_lost_face_is_reported_and_never_counts_as_moved(astronaut):
     crop = prepare_photo(astronaut, 64)
     grey = np.full_like(astronaut, 128)
@@ -92,6 +95,7 @@ def test_a_lost_face_is_reported_and_never_counts_as_moved(astronaut):
     assert measured.to_json()["change"] is None
 
 
+@pytest.mark.slow
 def test_the_edited_face_is_found_among_several(astronaut):
     big = astronaut[0:300, 100:400]
     small = np.asarray(Image.fromarray(big).resize((230, 230), Image.LANCZOS))  # as in test_photo.py

@@ -35,6 +35,7 @@ from PIL import Image
 
 from _machine import cpu_name
 from assistant.cli import main as cli_main
+from stylegan2 import default_model_path
 
 CELEBA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba10k.tar.gz"
 COMMANDS = ("make her smile", "open the mouth", "raise the eyebrows", "close the eyes")
@@ -72,6 +73,16 @@ def as_photo(face: Image.Image, index: int, canvas: CanvasConfig) -> Image.Image
     rng = np.random.RandomState(index)
     photo.paste(big, (int(rng.randint(0, 2 * pad_x + 1)), int(rng.randint(0, 2 * pad_y + 1))))
     return photo
+
+
+def model_kimg(path: Path) -> str | None:
+    """How far the checkpoint was trained, from its metadata: the shipped model is still training."""
+    if path.suffix != ".safetensors":
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return (fh.metadata() or {}).get("kimg")
 
 
 def run_edit(photo: Path, command: str, out: Path, extra: list[str]) -> dict:
@@ -142,6 +153,7 @@ def main() -> int:
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
         "model": args.model or "embedded",
+        "model_kimg": model_kimg(Path(args.model) if args.model else default_model_path()),
         "fit_steps": args.fit_steps, "drag_steps": args.steps,
         "faces": [name for name, _ in faces],
         "canvas": asdict(CanvasConfig()),

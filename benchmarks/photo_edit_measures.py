@@ -123,10 +123,13 @@ def main() -> int:
                          "InversionConfig.fast())")
     ap.add_argument("--steps", type=int, default=None, help="drag step budget, said as 'steps N' before each command")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--command", action="append", choices=COMMANDS, dest="commands",
+                    help="run only this command (repeatable; default all four)")
     args = ap.parse_args()
     if args.faces < 1 or not FIRST_HELD_OUT <= args.first <= 10_000:
         print("error: --faces must be at least 1 and --first within the held-out 9501..10000", file=sys.stderr)
         return 2
+    commands = tuple(args.commands or COMMANDS)
 
     torch.set_num_threads(args.threads)
     extra = [] if args.model is None else ["--model", args.model]
@@ -142,7 +145,7 @@ def main() -> int:
         for index, (name, face) in enumerate(faces):
             photo = Path(tmp) / f"{Path(name).stem}.png"
             as_photo(face, args.first + index, CanvasConfig()).save(photo)
-            for command in COMMANDS:
+            for command in commands:
                 run = run_edit(photo, command, Path(tmp) / "out.png", extra)
                 runs.append({"face": name, **run})
                 print(f"{name} ({index + 1}/{len(faces)}) {command!r}: exit {run['exit_status']}, "
@@ -157,7 +160,7 @@ def main() -> int:
         "fit_steps": args.fit_steps, "drag_steps": args.steps,
         "faces": [name for name, _ in faces],
         "canvas": asdict(CanvasConfig()),
-        "per_command": {c: summarise([r for r in runs if r["command"] == c]) for c in COMMANDS},
+        "per_command": {c: summarise([r for r in runs if r["command"] == c]) for c in commands},
         "all": summarise(runs),
         "seconds_total": round(time.monotonic() - started, 1),
         "runs": runs,

@@ -65,6 +65,7 @@ def held_out_faces(path: Path, first: int, count: int) -> list[tuple[str, Image.
 
 
 def as_photo(face: Image.Image, index: int, canvas: CanvasConfig) -> Image.Image:
+    """The face as a user's photo would show it: larger, not centred, with room around it."""
     big = face.resize((face.width * canvas.scale, face.height * canvas.scale), Image.BICUBIC)
     pad_x, pad_y = round(big.width * canvas.margin), round(big.height * canvas.margin)
     arr = np.asarray(big)
@@ -100,6 +101,7 @@ def run_edit(photo: Path, command: str, out: Path, extra: list[str]) -> dict:
 
 
 def summarise(runs: list[dict]) -> dict:
+    """Shares over all runs (a refused edit did not move), the change over the edits that ran."""
     measured = [r["measure"] for r in runs if r["measure"] is not None]
     changes = [m["change"] for m in measured if m["change"] is not None]
     return {

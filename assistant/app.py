@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from textual import on, work
@@ -34,6 +34,9 @@ from assistant.widgets.history import HistoryEntry, HistoryPanel
 from assistant.widgets.preview import GraphicsBackend, ImagePreview, detect_graphics
 from assistant.widgets.status import StatusLine
 from stylegan2.imaging import to_uint8
+
+if TYPE_CHECKING:
+    from assistant.edit_measure import EditMeasure
 
 START_AGAIN = "Ctrl+Q quits; start again with other options (draggan-assistant --help lists them)"
 PREVIEW_EVERY_S = 0.5  # a full synthesis each: more often costs the drag visibly
@@ -107,6 +110,7 @@ class DragAssistantApp(App[None]):
         self.ready = threading.Event()
         self.start_error: str | None = None  # why the editor could not be opened, for every later command
         self.last_outcome: Outcome | None = None
+        self.last_measure: EditMeasure | None = None  # how the last named photo edit moved its measure
         # Loading the model and drawing the first picture start now, overlapping Textual's own
         # start-up (a photo waits for the screen: its fitting reports progress there).
         self._opening: Future | None = None
@@ -278,9 +282,22 @@ class DragAssistantApp(App[None]):
     def apply_command(self, command, text: str) -> None:
         assert self.editor is not None
         self.cancel_event.clear()
-        self._finish_from_worker(safely(command.command, lambda: self.editor.apply(
+        measured: list[EditMeasure | None] = []
+        outcome = safely(command.command, lambda: self._apply_measured(command, text, measured))
+        self._finish_from_worker(outcome, measured[0] if measured else None)
+
+    def _apply_measured(self, command, text: str, measured: list[EditMeasure | None]) -> Outcome:
+        """The editor's `apply`; on a photo, a named edit is measured on the pasted-back photo (into
+        `measured`) and its message says how far its measure moved (assistant.edit_measure)."""
+        from assistant.edit_measure import apply_measured
+
+        editor = self.editor
+        assert editor is not None
+        outcome, measure = apply_measured(editor, command, lambda: editor.apply(
             command, text=text, progress=self._progress_callback(), cancel=self.cancel_event,
-            preview_every=PREVIEW_EVERY_S)))
+            preview_every=PREVIEW_EVERY_S))
+        measured.append(measure)
+        return outcome
 
     @work(thread=True, exclusive=True, group="edit")
     def drag_pending(self) -> None:
@@ -315,19 +332,21 @@ class DragAssistantApp(App[None]):
         if message.image is not None:  # redrawing the picture costs the UI thread; only with new pixels
             self.query_one(ImagePreview).show(message.image, tracked=message.points)
 
-    def _finish_from_worker(self, outcome: Outcome) -> None:
+    def _finish_from_worker(self, outcome: Outcome, measured: EditMeasure | None = None) -> None:
         """Render new history thumbnails in the worker (a synthesis each), then update the UI."""
         assert self.editor is not None
         if not self.is_running:  # quit during the work: it is saved, there is no screen to update
             return
         self.editor.history_images()
-        self.call_from_thread(self._finish, outcome)
+        self.call_from_thread(self._finish, outcome, measured)
 
-    async def _finish(self, outcome: Outcome) -> None:
+    async def _finish(self, outcome: Outcome, measured: EditMeasure | None = None) -> None:
         self.busy = False
         self.last_outcome = outcome
+        self.last_measure = measured
         await self._refresh_state()
-        self.query_one(StatusLine).done(outcome.message, error=outcome.error)
+        missed = measured is not None and not measured.moved  # the edit is kept, but it did not land
+        self.query_one(StatusLine).done(outcome.message, error=outcome.error or missed)
 
     # -- mouse -------------------------------------------------------------------------------------
 

@@ -4,6 +4,8 @@ command parser, the drag core, paste-back, and the `edit --image` command line."
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,9 +14,11 @@ import torch
 from PIL import Image
 
 from assistant.cli import main
-from assistant.photo import PhotoEditor, PhotoError, open_photo_editor
+from assistant.edit_measure import apply_measured
+from assistant.photo import PhotoEditor, PhotoError, invert_photo, open_photo_editor
 from draggan_core.align import change_weight
 from draggan_core.inversion import InversionConfig, reconstruction_quality
+from parsers.command import Command
 from stylegan2.imaging import from_uint8
 
 pytestmark = pytest.mark.slow
@@ -63,6 +67,33 @@ def test_a_drag_on_the_photo_changes_only_the_face_region(editor, tmp_path):
         editor.save_png(editor.photo.source)
 
 
+def test_a_named_photo_edit_is_measured_on_the_pasted_back_photo(editor):
+    command = Command("drag", action="open", part="mouth", handles=[(32.0, 46.0)], targets=[(32.0, 52.0)])
+    outcome, measured = apply_measured(editor, command, lambda: editor.drag(
+        command.handles, command.targets, label="open the mouth", max_steps=8))
+    assert not outcome.error, outcome.message
+    assert measured.measure == "mouth opening" and measured.expected == "increase"
+    assert measured.face_found  # paste-back of the changed region keeps a face MediaPipe finds
+    assert measured.moved == (measured.change >= measured.min_change)
+    assert outcome.message.endswith(measured.describe())
+    unmeasured = Command("drag", handles=[(32.0, 46.0)], targets=[(32.0, 50.0)])
+    assert apply_measured(editor, unmeasured, lambda: editor.drag(unmeasured.handles, unmeasured.targets,
+                                                                  max_steps=2))[1] is None
+
+
+def test_an_edit_that_loses_the_face_is_taken_back(editor):
+    """A generator fitted to a plain grey square, pasted whole over the astronaut's face: after
+    the drag MediaPipe finds no face, so the drag is undone and reported, never kept."""
+    grey = replace(editor.photo, crop=np.full_like(editor.photo.crop, 128))
+    blank = PhotoEditor(invert_photo(editor.inversion.generator, grey, FEW_STEPS), editor.photo, paste="face")
+    command = Command("drag", action="open", part="mouth", handles=[(32.0, 46.0)], targets=[(32.0, 52.0)])
+    outcome, measured = apply_measured(blank, command, lambda: blank.drag(
+        command.handles, command.targets, label="open the mouth", max_steps=4))
+    assert outcome.error and not outcome.changed and "taken back" in outcome.message
+    assert not measured.face_found and not measured.moved
+    assert blank.position() == 0 and np.array_equal(blank.generated(), blank.reference)
+
+
 def test_change_weight_covers_what_moved():
     ref = np.zeros((64, 64, 3), dtype=np.uint8)
     edited = ref.copy()
@@ -108,6 +139,7 @@ def test_reconstruction_target_matches_the_crop(editor):
 async def test_the_app_opens_a_photo_and_saves_it_whole(photo_path, tmp_path, monkeypatch):
     from assistant.app import AppOptions, DragAssistantApp
     from assistant.widgets.command_input import CommandInput
+    from assistant.widgets.status import StatusLine
 
     monkeypatch.setenv("DRAGGAN_ASSISTANT_HOME", str(tmp_path / "home"))
     app = DragAssistantApp(AppOptions(image=str(photo_path), fit_steps=6, keep_session=False))
@@ -118,6 +150,21 @@ async def test_the_app_opens_a_photo_and_saves_it_whole(photo_path, tmp_path, mo
             await pilot.pause(0.1)
             waited += 0.1
         assert isinstance(app.editor, PhotoEditor)
+        app.editor.config = app.editor.config.with_overrides(max_steps=4)
+        app.editor.session.config = app.editor.config
+        app.dispatch(Command("drag", action="open", part="mouth", handles=[(32.0, 46.0)], targets=[(32.0, 52.0)]),
+                     "open the mouth")
+        await app.workers.wait_for_complete()
+        waited = 0.0
+        while app.busy:
+            assert waited < 30, "the edit did not finish"
+            await pilot.pause(0.1)
+            waited += 0.1
+        assert not app.last_outcome.error, app.last_outcome.message
+        assert app.last_measure.measure == "mouth opening" and app.last_measure.face_found
+        status = app.query_one(StatusLine)
+        assert "mouth opening" in str(status.render())
+        assert status.has_class("error") == (not app.last_measure.moved)  # kept, but shown as not landed
         out = tmp_path / "saved.png"
         await pilot.click(CommandInput)
         await pilot.press(*f"save {out}")
@@ -147,10 +194,27 @@ def test_paste_face_finds_the_face_and_reports_what_happened(photo_path, tmp_pat
                "open the mouth a lot", "-o", str(out)])
     err = capsys.readouterr().err
     assert "no face found" not in err
-    if rc == 0:
+    last = err.splitlines()[-1]
+    if out.exists():  # 0: landed; 1: written, but the mouth did not open enough to measure
+        assert rc in (0, 1) and (rc == 0 or "did not move" in last)
         assert not np.array_equal(np.asarray(Image.open(out).convert("RGB")), np.asarray(Image.open(photo_path)))
-    else:
-        assert rc == 2 and err.splitlines()[-1].startswith("error: ") and not out.exists()
+    else:  # 2: the editor refused the drag; 1: MediaPipe lost the pasted face, so nothing was written
+        assert (rc == 2 and last.startswith("error: ")) or (rc == 1 and "found no face" in last)
+
+
+def test_an_edit_that_did_not_move_its_measure_is_written_and_exits_1(photo_path, tmp_path, capsys):
+    """Three drag steps cannot raise the eyebrows visibly: the run says so instead of succeeding."""
+    out = tmp_path / "brows.png"
+    rc = main(["edit", "--image", str(photo_path), "--fit-steps", "6", "steps 3", "raise the eyebrows a lot",
+               "-o", str(out), "--json"])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    measured = summary["edits"][-1]["measure"]
+    assert measured["measure"] == "brow height" and measured["face_found"]
+    assert rc == (0 if measured["moved"] else 1) and summary["landed"] == measured["moved"]
+    assert out.exists() and summary["edits"][0]["measure"] is None  # "steps 3" measures nothing
+    if rc == 1:
+        assert "did not move" in captured.err.splitlines()[-1]
 
 
 def test_a_photo_no_command_changed_is_not_written(photo_path, tmp_path, capsys):

@@ -3,6 +3,12 @@
 Each text goes through the same parser and editor as in the app, in order; progress goes to
 stderr, the picture to `-o`, and with `--json` a summary to stdout. The edits are kept as a
 session (unless `--no-session`), so `draggan-assistant --resume` can continue them in the app.
+
+On a photo, each named edit is measured on the pasted-back photo (`assistant.edit_measure`): an
+edit that did not move its measure the way the command says is reported and the run exits with
+status 1 (the photo is still written, to be looked at); an edit after which MediaPipe no longer
+finds the face is taken back, and the run exits with status 1 and writes nothing. Status 2 stays
+for the user's mistakes and the drags the editor refuses.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ import sys
 import time
 
 from assistant import arg_types
+from assistant.edit_measure import EditMeasure, apply_measured
 from assistant.editor import DEFAULT_PSI, Editor, Outcome
+
+NOT_LANDED = 1  # exit status of a photo run in which an edit did not move what it names
 
 
 class EditCommandError(Exception):
@@ -93,25 +102,29 @@ def commands_checker(parser, texts: list[str]):
     return check
 
 
-def apply_text(editor: Editor, text: str) -> Outcome:
-    """Parse and apply one command; what cannot run headless is an error."""
+def apply_text(editor: Editor, text: str) -> tuple[Outcome, EditMeasure | None]:
+    """Parse and apply one command; what cannot run headless is an error. On a photo, a named
+    edit comes back with how it moved its measure on the pasted-back photo."""
     command = editor.parse(text)
     check_headless(command, text)
     progress = StderrProgress(editor.config.max_steps) if command.command == "drag" else None
     try:
-        outcome = editor.apply(command, text=text, progress=progress)
+        outcome, measured = apply_measured(editor, command,
+                                           lambda: editor.apply(command, text=text, progress=progress))
     finally:
         if progress is not None:
             progress.close()
-    if outcome.error:
+    if outcome.error and measured is None:
         raise EditCommandError(f"{text!r}: {outcome.message}")
-    return outcome
+    return outcome, measured
 
 
-def edit_summary(editor: Editor, output: str, script: str | None, outcomes: list[tuple[str, Outcome]]) -> dict:
+def edit_summary(editor: Editor, output: str | None, script: str | None,
+                 outcomes: list[tuple[str, Outcome, EditMeasure | None]]) -> dict:
     edits = []
-    for text, outcome in outcomes:
-        item = {"command": text, "kind": outcome.kind, "message": outcome.message}
+    for text, outcome, measured in outcomes:
+        item = {"command": text, "kind": outcome.kind, "message": outcome.message,
+                "measure": measured.to_json() if measured is not None else None}
         if outcome.result is not None:
             r = outcome.result
             item.update(status=r.status, steps=r.steps, seconds=round(r.seconds, 3),
@@ -122,7 +135,8 @@ def edit_summary(editor: Editor, output: str, script: str | None, outcomes: list
     return {"output": output, "script": script, "source": editor.script_source,
             "seed": editor.seed if from_seed else None, "psi": editor.psi if from_seed else None,
             "model": editor.model,
-            "session": str(editor.store.folder) if editor.store is not None else None, "edits": edits}
+            "session": str(editor.store.folder) if editor.store is not None else None, "edits": edits,
+            "landed": all(m is None or m.moved for _, _, m in outcomes)}
 
 
 def open_photo(args: argparse.Namespace) -> tuple[Editor, str]:
@@ -153,16 +167,29 @@ def run(args: argparse.Namespace) -> int:
         editor, output = Editor.open(args.model, args.seed, args.psi, keep_session=not args.no_session), args.output
     outcomes = []
     for text in args.commands:
-        outcome = apply_text(editor, text)
-        outcomes.append((text, outcome))
+        outcome, measured = apply_text(editor, text)
+        outcomes.append((text, outcome, measured))
         print(f"{text}: {outcome.message}", file=sys.stderr)
+    measures = [(text, m) for text, _, m in outcomes if m is not None]
+    lost = [text for text, m in measures if not m.face_found]
+    if lost:
+        if args.json:
+            print(json.dumps(edit_summary(editor, None, None, outcomes)))
+        print(f"nothing written: MediaPipe found no face in the photo after {', '.join(map(repr, lost))} "
+              "(taken back)", file=sys.stderr)
+        return NOT_LANDED
     if args.image and not editor.photo_changed():
         raise EditCommandError(f"no command changed {args.image}, so nothing was written; "
                                "give an edit ('open the mouth a lot', 'drag X,Y to X,Y')")
+    missed = [text for text, m in measures if not m.moved]
     png = editor.save_png(output or "edit.png")
     script_path = None if args.script is None else str(editor.script().save(args.script))
     if args.json:
         print(json.dumps(edit_summary(editor, str(png), script_path, outcomes)))
     else:
         print(f"wrote {png}", file=sys.stderr)
+    if missed:
+        print(f"the photo was written, but {len(missed)} of {len(measures)} measured edit(s) did not move what "
+              f"they name: {', '.join(map(repr, missed))}", file=sys.stderr)
+        return NOT_LANDED
     return 0

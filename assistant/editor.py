@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from assistant.drag_geometry import hold_points, lengthen_to
 from assistant.edit_script import EditScript, ScriptEdit, ScriptError, file_sha256, script_beside
 from assistant.session_store import SessionStore, png_bytes
 from stylegan2 import Generator, default_model_path, load_generator
@@ -222,8 +223,17 @@ class Editor:
                 return Outcome(kind, command.message or "no points to drag", error=True)
             h, w = self.image().shape[:2]
             mask = command.mask_array(h, w) if command.mask is not None else self.mask_array()
-            return self.drag(command.handles, command.targets, mask=mask, label=text or command.message,
-                             progress=progress, cancel=cancel, preview_every=preview_every)
+            targets, note = command.targets, ""
+            if command.part:  # a named part's motion is relative to the face; coordinates are the user's own
+                targets, factor = lengthen_to(command.handles, command.targets, self.config.shortest_drag(h), (w, h))
+                if factor > 1:
+                    note = (f" (the motion of the {command.part} was lengthened {factor:.1f}x to "
+                            f"{self.config.shortest_drag(h):g} px, the shortest drag a {h}-px picture shows)")
+                if mask is not None:
+                    mask = hold_points(mask, [*command.handles, *targets], self.config.radii(h).motion + 1)
+            outcome = self.drag(command.handles, targets, mask=mask, label=text or command.message,
+                                progress=progress, cancel=cancel, preview_every=preview_every)
+            return replace(outcome, message=outcome.message + note) if note else outcome
         if kind == "points":
             if command.settings.get("clear"):
                 self.pending.clear()

@@ -134,6 +134,12 @@ class DragConfig:
         stop = self.stop_distance if self.stop_distance is not None else max(2 / 512 * resolution, 2.0)
         return DragRadii(motion=motion, tracking=tracking, stop=float(stop))
 
+    def shortest_drag(self, resolution: int) -> float:
+        """The shortest handle-to-target distance worth a drag at this resolution: twice the stop
+        distance. A handle stops once it is within the stop distance, so a drag not much longer than
+        that moves its content a pixel or none (at 64 px the stop distance is 2 px)."""
+        return 2.0 * self.radii(resolution).stop
+
     def block_index(self, num_blocks: int) -> int:
         """The synthesis block whose features drive the drag (b4 is block 0)."""
         block = self.feature_block if self.feature_block is not None else default_feature_block(num_blocks)

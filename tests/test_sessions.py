@@ -281,3 +281,23 @@ def test_editor_tells_speech_which_transcripts_it_can_act_on(tiny_path, data_hom
     assert ed.understands("undo that") and ed.understands("drag 10,10 to 14,12")
     assert not ed.understands("the weather in paris tomorrow")
     assert np.array_equal(ed.image(), before) and ed.position() == 0
+
+
+def test_a_named_part_too_short_to_drag_is_lengthened_and_coordinates_are_not():
+    from assistant.drag_geometry import hold_points, lengthen_to
+
+    targets, factor = lengthen_to([(10, 10), (20, 10)], [(11, 10), (20, 10.5)], 4.0, (32, 32))
+    assert factor == 4.0 and targets == [(14.0, 10.0), (20.0, 12.0)]
+    assert lengthen_to([(10, 10)], [(20, 10)], 4.0, (32, 32)) == ([(20.0, 10.0)], 1.0)
+    assert lengthen_to([(30, 10)], [(31, 10)], 4.0, (32, 32))[0] == [(31.0, 10.0)]  # kept inside the picture
+
+    mask = hold_points(np.zeros((8, 8), bool), [(2.2, 3.0)], 1)
+    assert mask.sum() == 5 and mask[3, 2] and mask[2, 2] and not mask[2, 1]
+
+    ed = small_budget(Editor.open(None, seed=3, keep_session=False), 5)
+    short = Command("drag", part="mouth", action="smile", handles=[(32.0, 40.0)], targets=[(33.0, 40.0)],
+                    message="make her smile")
+    outcome = ed.apply(short)
+    assert "the motion of the mouth was lengthened 4.0x to 4 px" in outcome.message
+    coords = ed.apply(Command("drag", handles=[(32.0, 40.0)], targets=[(33.0, 40.0)], message="drag"))
+    assert coords.error and "nothing to drag" in coords.message

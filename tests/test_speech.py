@@ -16,6 +16,7 @@ from assistant.cli import main
 from parsers import AudioError, CommandParser, SpeechConfig, Transcriber
 from parsers.audio import (SAMPLE_RATE, EndpointConfig, Microphone, capture_until_end, check_audio,
                            frame_levels_db, load_audio, microphone_status, prepare, resample)
+from parsers.command_grammar import GrammarConfig, GrammarCursor, build, phrase_rules
 from parsers.ct2_convert import convert_ct2_checkpoint, read_ct2_model
 from parsers.errors import WhisperWeightsError
 from parsers.number_words import words_to_numbers
@@ -267,6 +268,51 @@ def test_a_corrupt_conversion_in_our_cache_is_redone(tmp_path):
     model = load_resolved(first)
     assert model.dims.n_audio_layer == 4
     assert first.checkpoint.stat().st_size > 70_000_000
+
+
+# --- the spoken grammar ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def whisper_tokenizer():
+    import whisper.tokenizer
+
+    return whisper.tokenizer.get_tokenizer(False, language="en", task="transcribe")
+
+
+@pytest.fixture(scope="module")
+def cursor(whisper_tokenizer) -> GrammarCursor:
+    return GrammarCursor(build(whisper_tokenizer))
+
+
+@pytest.mark.parametrize("text", ["Make the jaw wider.", "Raise her left eyebrow slightly.", "Undo.", "Go back.",
+                                  "Set steps to 200.", "What can I say?", "I want the hair smaller.",
+                                  "Lower the chin a tiny bit."])
+def test_the_grammar_holds_the_apps_commands_as_whisper_writes_them(cursor, whisper_tokenizer, text):
+    assert cursor.accepts(whisper_tokenizer.encode(" " + text))
+
+
+@pytest.mark.parametrize("text", ["Make the door wider.", "make the jaw wider.", "Make the jaw wider",
+                                  "Go Mac.", "Set steps to.", "Make the jaw wider. Undo."])
+def test_the_grammar_refuses_other_words_other_styles_and_unfinished_sentences(cursor, whisper_tokenizer, text):
+    assert not cursor.accepts(whisper_tokenizer.encode(" " + text))
+
+
+def test_after_a_prefix_only_the_grammars_words_may_follow(cursor, whisper_tokenizer):
+    states = cursor.start()
+    for token in whisper_tokenizer.encode(" Make the"):
+        states = cursor.next_tokens(states)[token]
+    following = {whisper_tokenizer.decode([t]).strip() for t in cursor.next_tokens(states)}
+    assert {"jaw", "nose", "mouth", "eyes"} <= following and "door" not in following
+    assert not cursor.can_stop(states)
+
+
+def test_grammar_slots_come_from_the_corpus_and_an_unknown_slot_is_an_error(whisper_tokenizer):
+    rules = phrase_rules()
+    assert "{verb} {amount}" in rules["edit"] and "jaw" in rules["name"] and "200" in rules["n"]
+    phrases = json.loads((Path(__file__).parents[1] / "parsers" / "corpus.json").read_text())
+    phrases["frames"]["verb"].append("{verb} {colour}")
+    with pytest.raises(ValueError, match="colour"):
+        build(whisper_tokenizer, GrammarConfig(), phrases)
 
 
 # --- speech -> text -> command -----------------------------------------------------------------

@@ -24,7 +24,8 @@ from .audio import MAX_SECONDS, SAMPLE_RATE, AudioClip, load_audio, prepare
 from .errors import AudioError
 from .number_words import words_to_numbers
 from .command_grammar import GrammarConfig, GrammarCursor, build
-from .whisper_decode import Decoded, encode, grammar_beam, greedy_decode, score_texts, tokenizer_for, window_seconds
+from .whisper_decode import (Decoded, Primed, encode, grammar_beam, greedy_decode, prime, score_texts, tokenizer_for,
+                             window_seconds)
 from .whisper_weights import WEIGHTS_ENV, ResolvedWeights, load_resolved, resolve
 
 # Whisper conditions on this as if it were the preceding speech: the spellings and the
@@ -235,20 +236,22 @@ class Transcriber:
         window = window_seconds(clip.seconds, self.config.min_window, self.config.window_padding)
         with torch.inference_mode():
             features = encode(model, clip.samples, window)
+            primed = prime(model, self._tokenizer, features, self.config.initial_prompt)
             result = greedy_decode(model, self._tokenizer, features, self.config.initial_prompt,
-                                   int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10)
-            short = None if result.no_speech_prob > NO_SPEECH_PROB else self._short_command(features, result)
+                                   int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10, primed)
+            short = None if result.no_speech_prob > NO_SPEECH_PROB else self._short_command(features, result, primed)
             if short is None and not result.complete:
                 repeated = first_sentence_if_repeated(result.text)
                 if repeated is not None:  # scored on its own: the loop's total says nothing about it
                     repeated += "."
-                    total = score_texts(model, self._tokenizer, features, self.config.initial_prompt, [repeated])[0]
+                    total = score_texts(model, self._tokenizer, features, self.config.initial_prompt, [repeated],
+                                        primed)[0]
                     tokens = len(self._tokenizer.encode(" " + repeated))
                     result = Decoded(repeated, result.no_speech_prob, total / (tokens + 1), tokens, True)
             guess = None
             if short is None and understood is not None and result.no_speech_prob <= NO_SPEECH_PROB:
                 guess = self._grammar_choice(features, result, understood,
-                                             int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10)
+                                             int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10, primed)
         raw = result.text
         if short is not None:
             result = short
@@ -264,7 +267,7 @@ class Transcriber:
                           float(result.no_speech_prob), list(clip.warnings), short is not None or guess is not None)
 
     def _grammar_choice(self, features, greedy: Decoded, understood: Callable[[str], bool],
-                        max_tokens: int) -> Decoded | None:
+                        max_tokens: int, primed: Primed) -> Decoded | None:
         """The most likely grammar sentence the parser reads, if `GrammarChoice` lets it replace
         the greedy transcript, else None. Skipped (None) when the greedy text is itself a readable
         grammar sentence, or names coordinates (numbers the grammar cannot list)."""
@@ -278,7 +281,7 @@ class Transcriber:
             return None
         floor = choice.floor(greedy.avg_logprob * (greedy.tokens + 1), readable)
         for h in grammar_beam(self._model, self._tokenizer, features, self.config.initial_prompt, self._cursor,
-                              choice.beam, max_tokens, floor):
+                              choice.beam, max_tokens, floor, primed):
             if h.score < floor or h.score / (h.tokens + 1) < choice.min_mean_logprob:
                 return None
             text = normalise_transcript(h.text)
@@ -286,7 +289,7 @@ class Transcriber:
                 return Decoded(h.text, greedy.no_speech_prob, h.score / (h.tokens + 1), h.tokens, True)
         return None
 
-    def _short_command(self, features, greedy: Decoded) -> Decoded | None:
+    def _short_command(self, features, greedy: Decoded, primed: Primed) -> Decoded | None:
         """A one-word command that explains the audio about as well as a short or runaway greedy
         transcript (see SHORT_COMMANDS), or None to keep the greedy text."""
         commands = self.config.short_commands
@@ -294,7 +297,8 @@ class Transcriber:
         known = {normalise_transcript(c).lower() for c in commands}
         if not commands or (greedy.complete and (len(words) > RESCORE_MAX_WORDS or " ".join(words) in known)):
             return None
-        scores = score_texts(self._model, self._tokenizer, features, self.config.initial_prompt, list(commands))
+        scores = score_texts(self._model, self._tokenizer, features, self.config.initial_prompt, list(commands),
+                             primed)
         best = max(range(len(commands)), key=scores.__getitem__)
         greedy_total = greedy.avg_logprob * (greedy.tokens + 1)
         if scores[best] < SHORT_FLOOR or (greedy.complete and scores[best] < greedy_total - RESCORE_MARGIN):

@@ -76,7 +76,7 @@ def _alternatives(texts, slot_rule) -> list[tuple]:
     return out
 
 
-def phrase_rules(config: GrammarConfig | None = None, phrases: dict | None = None) -> dict[str, list[list]]:
+def phrase_rules(config: GrammarConfig | None = None, phrases: dict | None = None) -> dict[str, list[str]]:
     """The grammar as readable rules (name -> list of alternatives, `{slot}` strings), built from
     the same phrase data as the intent model's corpus."""
     config = config or GrammarConfig()

@@ -6,7 +6,9 @@ encoder accepts a shorter window if its positional embedding is cut to match, an
 still holds several seconds of padding after the speech keeps Whisper's end-of-text behaviour
 (with only a second of padding it tends to repeat the command until the token limit).
 `whisper.decode` insists on 30-second features, hence the small greedy loop here; it applies
-the same token suppression as whisper's defaults.
+the same token suppression as whisper's defaults. The same decoder also scores given transcripts
+(`score_texts`) and searches only the sentences a grammar allows (`grammar_beam`), all from one
+run of the prompt per clip (`prime`).
 """
 
 from __future__ import annotations
@@ -219,6 +221,8 @@ def score_texts(model, tokenizer, features, prompt: str | None, texts: list[str]
 
 @dataclass
 class Hypothesis:
+    """One sentence the grammar beam found."""
+
     text: str
     score: float  # total log-probability, end-of-text included, comparable with `score_texts`
     tokens: int

@@ -582,8 +582,8 @@ def transcriber():
 
 
 def transcribe(clip, understood=None) -> str:
-    """What was said; with `understood` (the editor's parser), an unreadable transcript is
-    rescored towards the words the app knows."""
+    """What was said; with `understood` (the editor's parser), a misheard transcript may be
+    replaced by the grammar's most likely sentence the app can read."""
     return transcriber().transcribe(clip, understood=understood).text.strip()
 
 

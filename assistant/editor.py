@@ -204,8 +204,8 @@ class Editor:
         return self._parser().parse(text, image=self.parse_image())
 
     def understands(self, text: str) -> bool:
-        """Whether the parser can read `text` as something to do: speech rescoring asks this of a
-        transcript before it tries near-homophones of the app's words (parsers.speech)."""
+        """Whether the parser can read `text` as something to do: speech decoding asks this of a
+        transcript and of the grammar's sentences it might replace it with (parsers.speech)."""
         return self._parser().understands(text)
 
     def parse_image(self) -> np.ndarray:

@@ -93,7 +93,7 @@ class CommandParser:
 
     def understands(self, text: str) -> bool:
         """Whether `text` reads as a command, an edit or a refusal (not "I did not understand"),
-        without touching the context: speech rescoring asks this of candidate transcripts."""
+        without touching the context: grammar decoding of speech asks this of its sentences."""
         saved = (self.last_part, self.last_intent)
         try:
             return self.parse(text).command != "unknown" or not self._lost

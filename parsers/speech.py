@@ -23,8 +23,9 @@ import numpy as np
 from .audio import MAX_SECONDS, SAMPLE_RATE, AudioClip, load_audio, prepare
 from .errors import AudioError
 from .number_words import words_to_numbers
-from .rescoring import RescoreConfig, candidates, first_sentence_if_repeated
-from .whisper_decode import Decoded, encode, greedy_decode, score_texts, tokenizer_for, window_seconds
+from .command_grammar import GrammarConfig, GrammarCursor, build
+from .whisper_decode import (Decoded, Primed, encode, grammar_beam, greedy_decode, prime, score_texts, tokenizer_for,
+                             window_seconds)
 from .whisper_weights import WEIGHTS_ENV, ResolvedWeights, load_resolved, resolve
 
 # Whisper conditions on this as if it were the preceding speech: the spellings and the
@@ -57,8 +58,20 @@ RESCORE_MAX_WORDS = 2
 RESCORE_MARGIN = 1.0
 SHORT_FLOOR = -4.5
 
+# Coordinates are not in the grammar (any number can be said); a transcript with two or more
+# numbers is a drag by coordinates or nothing the grammar could correct.
+_NUMBER = re.compile(r"\d+")
 _TAGS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
 _FILLERS = re.compile(r"^(?:(?:um+|uh+|er+|hmm+)[,.]?\s+)+", re.IGNORECASE)
+
+
+def first_sentence_if_repeated(text: str) -> str | None:
+    """"Open the mouth wide. Open the mouth wide" (a decoding loop) -> "Open the mouth wide"."""
+    sentences = [s.strip() for s in re.split(r"[.!?]+", text) if s.strip()]
+    if len(sentences) >= 2 and all(s.lower() == sentences[0].lower() for s in sentences[1:-1]) and \
+            sentences[0].lower().startswith(sentences[-1].lower()):
+        return sentences[0]
+    return None
 
 
 def normalise_transcript(text: str) -> str:
@@ -69,6 +82,41 @@ def normalise_transcript(text: str) -> str:
     text = _FILLERS.sub("", text)
     text = words_to_numbers(text)
     return text.strip().rstrip(".!?…").strip()
+
+
+@dataclass
+class GrammarChoice:
+    """When a sentence of the app's grammar (`command_grammar`) replaces the greedy transcript.
+
+    Greedy decoding is the free, most likely transcript, so a grammar sentence scores at most a
+    little above it and usually below. A transcript the parser cannot read (or too unsure to keep)
+    is replaced by the best readable grammar sentence within `margin_unread` nats of it. One it can
+    read is replaced
+    only within `margin_read` nats plus `uncertainty_scale` times the greedy text's own
+    -log-probability: a confident transcript (-0.1 to -1 nats in total, usually right) keeps its
+    free-form wording ("give me a wink with the right eye" is not forced into a listed phrasing,
+    "make the nose much smaller" keeps its amount), while an uncertain one ("Go Mac." -1.0,
+    "I'm worried." -3.1, "Lower the chin of tiny lid." -3.5) yields to a sentence the grammar
+    has ("Go back." -3.4, "Abort." -9.3, "Lower the chin a tiny bit." -5.9). `min_mean_logprob`
+    keeps noise and mumbling from becoming a command because some grammar sentence was least
+    unlikely. Fitted on fresh batch 5; `margin_unread` was 10 until fresh batch 6, where the
+    extra 4 nats only ever turned a misheard command into a wrong edit ("tilt the head to the
+    left" -> "Make the nose smaller.", 6.3 nats below) instead of asking again (docs/speech.md).
+    """
+
+    enabled: bool = True
+    beam: int = 8
+    margin_unread: float = 6.0
+    margin_read: float = 2.0
+    uncertainty_scale: float = 1.5
+    min_mean_logprob: float = -2.5
+    language: GrammarConfig = field(default_factory=GrammarConfig)
+
+    def floor(self, greedy_total: float, readable: bool) -> float:
+        """The lowest total log-probability a grammar sentence may have and still win."""
+        if not readable:
+            return greedy_total - self.margin_unread
+        return greedy_total - self.margin_read + self.uncertainty_scale * min(greedy_total, 0.0)
 
 
 @dataclass
@@ -83,7 +131,7 @@ class SpeechConfig:
     min_window: float = 10.0
     window_padding: float = 5.0
     short_commands: tuple[str, ...] = SHORT_COMMANDS
-    rescore: RescoreConfig = field(default_factory=RescoreConfig)
+    grammar: GrammarChoice = field(default_factory=GrammarChoice)
 
     def __post_init__(self):
         if self.weights is None:
@@ -101,7 +149,7 @@ class Transcript:
     audio_seconds: float
     no_speech_prob: float
     warnings: list[str] = field(default_factory=list)
-    rescored: bool = False  # the text is a short command chosen by scoring, not the greedy output
+    rescored: bool = False  # the text was chosen by scoring (a short command or a grammar sentence), not greedy
 
     def to_json(self) -> dict:
         return {"source": self.source, "text": self.text, "raw": self.raw, "seconds": round(self.seconds, 3),
@@ -116,6 +164,7 @@ class Transcriber:
         self.config = config or SpeechConfig()
         self._model = None
         self._tokenizer = None
+        self._cursor: GrammarCursor | None = None
         self._lock = threading.Lock()
         self._loader: threading.Thread | None = None
         self._load_error: AudioError | None = None
@@ -135,6 +184,8 @@ class Transcriber:
                                   self.config.allow_download)
                 model = load_resolved(weights).eval()
                 self._tokenizer = tokenizer_for(model)
+                if self.config.grammar.enabled:
+                    self._cursor = GrammarCursor(build(self._tokenizer, self.config.grammar.language))
                 self._model = model
                 self.weights = weights
                 self.load_seconds = time.perf_counter() - start
@@ -164,8 +215,9 @@ class Transcriber:
                    understood: Callable[[str], bool] | None = None) -> Transcript:
         """Recognise one command. `audio` is a clip, 16 kHz mono samples, or a file path.
 
-        With `understood` (the parser's "can I read this text?"), a transcript it cannot read is
-        replaced by the best-scoring readable candidate (`rescoring.py`), if there is one close
+        With `understood` (the parser's "can I read this text?"), the same audio is also decoded
+        within the app's grammar (`command_grammar.py`), and the most likely sentence the parser
+        reads replaces the greedy transcript when `GrammarChoice` says it explains the audio well
         enough.
         """
         import torch
@@ -184,17 +236,22 @@ class Transcriber:
         window = window_seconds(clip.seconds, self.config.min_window, self.config.window_padding)
         with torch.inference_mode():
             features = encode(model, clip.samples, window)
+            primed = prime(model, self._tokenizer, features, self.config.initial_prompt)
             result = greedy_decode(model, self._tokenizer, features, self.config.initial_prompt,
-                                   int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10)
-            short = None if result.no_speech_prob > NO_SPEECH_PROB else self._short_command(features, result)
+                                   int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10, primed)
+            short = None if result.no_speech_prob > NO_SPEECH_PROB else self._short_command(features, result, primed)
             if short is None and not result.complete:
                 repeated = first_sentence_if_repeated(result.text)
-                if repeated is not None:
-                    result = Decoded(repeated, result.no_speech_prob, result.avg_logprob, result.tokens, True)
+                if repeated is not None:  # scored on its own: the loop's total says nothing about it
+                    repeated += "."
+                    total = score_texts(model, self._tokenizer, features, self.config.initial_prompt, [repeated],
+                                        primed)[0]
+                    tokens = len(self._tokenizer.encode(" " + repeated))
+                    result = Decoded(repeated, result.no_speech_prob, total / (tokens + 1), tokens, True)
             guess = None
-            if short is None and understood is not None and result.no_speech_prob <= NO_SPEECH_PROB \
-                    and not understood(normalise_transcript(result.text)):
-                guess = self._readable_candidate(features, result, understood)
+            if short is None and understood is not None and result.no_speech_prob <= NO_SPEECH_PROB:
+                guess = self._grammar_choice(features, result, understood,
+                                             int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10, primed)
         raw = result.text
         if short is not None:
             result = short
@@ -209,22 +266,30 @@ class Transcriber:
         return Transcript(text, raw, clip.source, time.perf_counter() - start, clip.seconds,
                           float(result.no_speech_prob), list(clip.warnings), short is not None or guess is not None)
 
-    def _readable_candidate(self, features, greedy: Decoded, understood: Callable[[str], bool]) -> Decoded | None:
-        """The most likely candidate the parser understands, if within the margin of the greedy text."""
-        texts = candidates(greedy.text.strip(), self.config.rescore)
-        if not texts:
+    def _grammar_choice(self, features, greedy: Decoded, understood: Callable[[str], bool],
+                        max_tokens: int, primed: Primed) -> Decoded | None:
+        """The most likely grammar sentence the parser reads, if `GrammarChoice` lets it replace
+        the greedy transcript, else None. Skipped (None) when the greedy text is itself a readable
+        grammar sentence, or names coordinates (numbers the grammar cannot list)."""
+        choice = self.config.grammar
+        greedy_text = normalise_transcript(greedy.text)
+        # A transcript too unsure to keep (see LOW_LOGPROB) is as good as unreadable: it would be
+        # rejected, so a grammar sentence may replace it with the wider margin.
+        readable = greedy.complete and greedy.avg_logprob >= LOW_LOGPROB and understood(greedy_text)
+        if self._cursor is None or len(_NUMBER.findall(greedy_text)) >= 2 or \
+                readable and self._cursor.accepts(self._tokenizer.encode(" " + greedy.text.strip())):
             return None
-        scores = score_texts(self._model, self._tokenizer, features, self.config.initial_prompt, texts)
-        greedy_total = greedy.avg_logprob * (greedy.tokens + 1)
-        for k in sorted(range(len(texts)), key=lambda i: -scores[i]):
-            if scores[k] < greedy_total - self.config.rescore.margin:
+        floor = choice.floor(greedy.avg_logprob * (greedy.tokens + 1), readable)
+        for h in grammar_beam(self._model, self._tokenizer, features, self.config.initial_prompt, self._cursor,
+                              choice.beam, max_tokens, floor, primed):
+            if h.score < floor or h.score / (h.tokens + 1) < choice.min_mean_logprob:
                 return None
-            if understood(texts[k]):
-                tokens = len(self._tokenizer.encode(" " + texts[k]))
-                return Decoded(texts[k], greedy.no_speech_prob, scores[k] / (tokens + 1), tokens, True)
+            text = normalise_transcript(h.text)
+            if text.lower() != greedy_text.lower() and understood(text):
+                return Decoded(h.text, greedy.no_speech_prob, h.score / (h.tokens + 1), h.tokens, True)
         return None
 
-    def _short_command(self, features, greedy: Decoded) -> Decoded | None:
+    def _short_command(self, features, greedy: Decoded, primed: Primed) -> Decoded | None:
         """A one-word command that explains the audio about as well as a short or runaway greedy
         transcript (see SHORT_COMMANDS), or None to keep the greedy text."""
         commands = self.config.short_commands
@@ -232,7 +297,8 @@ class Transcriber:
         known = {normalise_transcript(c).lower() for c in commands}
         if not commands or (greedy.complete and (len(words) > RESCORE_MAX_WORDS or " ".join(words) in known)):
             return None
-        scores = score_texts(self._model, self._tokenizer, features, self.config.initial_prompt, list(commands))
+        scores = score_texts(self._model, self._tokenizer, features, self.config.initial_prompt, list(commands),
+                             primed)
         best = max(range(len(commands)), key=scores.__getitem__)
         greedy_total = greedy.avg_logprob * (greedy.tokens + 1)
         if scores[best] < SHORT_FLOOR or (greedy.complete and scores[best] < greedy_total - RESCORE_MARGIN):

@@ -275,7 +275,7 @@ def test_a_save_that_cannot_be_written_is_an_error_outcome(tiny_path, tmp_path, 
 
 
 def test_editor_tells_speech_which_transcripts_it_can_act_on(tiny_path, data_home):
-    """The app hands this to Whisper's rescoring; asking must not change the editor or its context."""
+    """The app hands this to Whisper's grammar decoding; asking must not change the editor or its context."""
     ed = Editor.open(str(tiny_path), seed=3)
     before = ed.image()
     assert ed.understands("undo that") and ed.understands("drag 10,10 to 14,12")

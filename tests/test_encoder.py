@@ -53,8 +53,8 @@ def test_training_brings_the_guess_closer_and_files_belong_to_their_generator(tm
 
     path = save_encoder(encoder, tmp_path / "enc.safetensors", generator_fingerprint(G))
     loaded = load_encoder(path, G)
-    with torch.no_grad():
-        assert torch.allclose(loaded(images), encoder(images), atol=1e-6)
+    stored = loaded.state_dict()
+    assert all(torch.equal(stored[k], v.half().float()) for k, v in encoder.state_dict().items())  # fp16 file
     with pytest.raises(CheckpointError, match="trained for another generator"):
         load_encoder(path, tiny_generator(32, seed=5))
     (tmp_path / "junk.safetensors").write_bytes(b"not a file")

@@ -14,10 +14,11 @@ found by MediaPipe, aligned to the model's framing (`assistant.photo.prepare_pho
 - seconds from the aligned crop to an editable latent (encoder pass included; loading the
   encoder once per process is reported apart).
 
-(a) `InversionConfig()` from the average face runs on the first `--full-faces` faces (it takes
-about a minute a face on a CPU), (b) on all `--faces`; `paired` compares them on the faces both ran.
+(b) runs on all `--faces` first; then (a), `InversionConfig()` from the average face, on the first
+`--full-faces` of them (about a minute a face on a CPU; `--full-minutes` stops starting new ones
+after a time budget); `paired` compares the two on the faces both ran.
 
-    python benchmarks/inversion_quality.py --faces 100 --full-faces 20
+    python benchmarks/inversion_quality.py --faces 100 --full-faces 40 --full-minutes 45
     python benchmarks/inversion_quality.py --quick      # 4 faces, (a) on 2: a smoke test
 """
 
@@ -131,6 +132,8 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=100, help="held-out faces for (b), the encoder (default 100)")
     ap.add_argument("--full-faces", type=int, default=20,
                     help="how many of them also get (a), the full optimisation (default 20)")
+    ap.add_argument("--full-minutes", type=float, default=None,
+                    help="start (a) on no further face after this many minutes of it (the JSON says how many ran)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="placement of the faces on their canvases")
     ap.add_argument("--quick", action="store_true", help="4 faces, (a) on 2: a smoke test of the whole path")
@@ -153,7 +156,7 @@ def main() -> None:
     landmarker = FaceLandmarks(max_faces=8)
     perceptual = PerceptualDistance(lookup.encoder.features)
     load_before = os.getloadavg()
-    rows, missed = [], []
+    rows, crops, missed = [], [], []
     for i, (name, face) in enumerate(held_out_faces(Path(args.data), args.faces)):
         photo = as_photo(face, np.random.default_rng([args.seed, i]))
         try:
@@ -169,11 +172,15 @@ def main() -> None:
             guess = G.synthesis(lookup.encoder(crop.target()), noise_mode="const")
         row = {"face": name, "encoder_guess_only": scores(guess, crop.target(), perceptual, landmarker, reference),
                "b_encoder_refined": fit(G, crop, lookup.encoder, perceptual, landmarker, reference)}
-        if len([r for r in rows if "a_full_optimisation" in r]) < args.full_faces:
-            row["a_full_optimisation"] = fit(G, crop, None, perceptual, landmarker, reference)
         rows.append(row)
-        print(f"{len(rows)}/{args.faces} {name}: " + json.dumps({k: v for k, v in row.items() if k != "face"}),
-              file=sys.stderr, flush=True)
+        crops.append((crop, reference))
+        print(f"(b) {len(rows)}/{args.faces} {name}: {json.dumps(row['b_encoder_refined'])}", file=sys.stderr, flush=True)
+    full_started = time.monotonic()
+    for row, (crop, reference) in list(zip(rows, crops))[: args.full_faces]:
+        if args.full_minutes is not None and time.monotonic() - full_started > args.full_minutes * 60:
+            break
+        row["a_full_optimisation"] = fit(G, crop, None, perceptual, landmarker, reference)
+        print(f"(a) {row['face']}: {json.dumps(row['a_full_optimisation'])}", file=sys.stderr, flush=True)
     both = [r for r in rows if "a_full_optimisation" in r]
     report = {
         "benchmark": "inversion_quality",
@@ -191,7 +198,8 @@ def main() -> None:
                               "alignment": "MediaPipe + celeba template (assistant.photo.prepare_photo)"}},
         "faces_asked": args.faces,
         "faces_skipped_no_face_in_photo_or_crop": missed,
-        "faces_used": {"a_full_optimisation": len(both), "b_encoder_refined": len(rows)},
+        "faces_used": {"a_full_optimisation": len(both), "b_encoder_refined": len(rows),
+                       "a_limits": {"full_faces": args.full_faces, "full_minutes": args.full_minutes}},
         "summary": {"a_full_optimisation": summary([r["a_full_optimisation"] for r in both]),
                     "b_encoder_refined": summary([r["b_encoder_refined"] for r in rows]),
                     "encoder_guess_only": summary([r["encoder_guess_only"] for r in rows])},

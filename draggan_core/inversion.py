@@ -30,8 +30,8 @@ from .image_metrics import ms_ssim, psnr, ssim
 from .perceptual import PerceptualDistance
 
 STAGE_FIELDS = ("w_steps", "wplus_steps", "pti_steps")
-REFINE_WPLUS_STEPS = 10
-REFINE_PTI_STEPS = 20
+REFINE_WPLUS_STEPS = 0
+REFINE_PTI_STEPS = 30
 REFINE_PTI_LR = 3e-3
 
 
@@ -73,9 +73,11 @@ class InversionConfig:
 
     @classmethod
     def refinement(cls, **overrides: Any) -> "InversionConfig":
-        """After an encoder's guess (`invert(..., start=)`): no W stage, a short W+ polish and a
-        short pivotal tuning at a larger step size, which is what makes the guess editable and
-        faithful in seconds (docs/photos.md, "Encoder", has the measurements behind the numbers)."""
+        """After an encoder's guess (`invert(..., start=)`): the guess is the pivot as it is (no
+        W and, by default, no W+ steps) and 30 steps of pivotal tuning at three times the full
+        run's step size make the generator draw the photo around it, in seconds. Measured on
+        held-out faces (`benchmarks/refinement_choice.py`, docs/photos.md): spending the same 30
+        steps partly on W+ (10 + 20) or on W+ alone scored lower, and a 1e-2 tuning step overshot."""
         return replace(cls(w_steps=0, wplus_steps=REFINE_WPLUS_STEPS, pti_steps=REFINE_PTI_STEPS,
                            pti_lr=REFINE_PTI_LR), **overrides)
 

@@ -46,11 +46,13 @@ def test_refinement_budget_keeps_the_w_stage_skipped():
     config = InversionConfig.refinement()
     assert config.w_steps == 0 and 0 < config.total_steps < 60
     shared = config.with_budget(12)
-    assert shared.w_steps == 0 and shared.total_steps == 12 and shared.wplus_steps >= 1
+    assert (shared.w_steps, shared.wplus_steps, shared.total_steps) == (0, config.wplus_steps, 12)
+    two = InversionConfig.refinement(wplus_steps=10, pti_steps=20).with_budget(9)
+    assert (two.w_steps, two.wplus_steps, two.pti_steps) == (0, 3, 6)
     assert FitOptions(steps=40).config(False) == InversionConfig().with_budget(40)
     assert FitOptions().config(True) == config
     with pytest.raises(DragInputError, match="at least 2"):
-        config.with_budget(1)
+        InversionConfig.refinement(wplus_steps=10, pti_steps=20).with_budget(1)
 
 
 def test_no_encoder_falls_back_to_the_full_fitting_and_says_so_once(model_dir: Path, one_thread):

@@ -59,7 +59,9 @@ def main() -> None:
     perceptual = PerceptualDistance(lookup.encoder.features)
     load_before = os.getloadavg()
     scores: dict[str, list[dict]] = {c: [] for c in configs}
-    for i, (name, face) in enumerate(held_out_faces(Path(args.data), args.faces)):
+    for i, (name, face) in enumerate(held_out_faces(Path(args.data))):
+        if i == args.faces:
+            break
         try:
             crop = prepare_photo(as_photo(face, np.random.default_rng([0, i])), G.img_resolution, name=name)
         except PhotoError:

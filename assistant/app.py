@@ -58,7 +58,8 @@ class AppOptions:
     image: str | None = None  # a photo to edit (its face is fitted first; see assistant.photo)
     face: int | None = None
     align: str = "auto"
-    fit_steps: int | None = None  # inversion budget for the photo (None: InversionConfig's default)
+    fit_steps: int | None = None  # inversion budget for the photo (None: the fitting method's default)
+    full_fit: bool = False  # the full optimisation even when the model has an encoder
 
 
 class DragProgress(Message):
@@ -109,6 +110,7 @@ class DragAssistantApp(App[None]):
         self.talk_stop: threading.Event | None = None
         self.ready = threading.Event()
         self.start_error: str | None = None  # why the editor could not be opened, for every later command
+        self.fit_notice: str | None = None  # why the photo got the slow full fitting (no encoder), kept in view
         self.last_outcome: Outcome | None = None
         self.last_measure: EditMeasure | None = None  # how the last named photo edit moved its measure
         # Loading the model and drawing the first picture start now, overlapping Textual's own
@@ -144,16 +146,19 @@ class DragAssistantApp(App[None]):
         opts = self.options
         try:
             if opts.image:
-                from assistant.photo import open_photo_editor
-                from draggan_core.inversion import InversionConfig
+                from assistant.photo import FitOptions, open_photo_editor
 
                 def fitting(step) -> None:
                     if step.step % 10 == 0 or step.step == step.total:
-                        self.call_from_thread(self._status, f"fitting the photo's face: step {step.step}/{step.total}")
+                        self.call_from_thread(self._status, f"fitting the photo's face: step {step.step}/{step.total}"
+                                              + (f" ({self.fit_notice})" if self.fit_notice else ""))
 
-                config = InversionConfig() if opts.fit_steps is None else InversionConfig().with_budget(opts.fit_steps)
+                def notice(message: str) -> None:
+                    self.fit_notice = message
+
                 editor = open_photo_editor(opts.image, model=opts.model, face=opts.face, align=opts.align,
-                                           inversion=config, progress=fitting)
+                                           fit=FitOptions(opts.fit_steps, opts.full_fit), progress=fitting,
+                                           notice=notice)
             else:
                 assert self._opening is not None
                 editor = self._opening.result()
@@ -182,7 +187,8 @@ class DragAssistantApp(App[None]):
         self.sub_title = f"seed {editor.seed}" + (f" · session {editor.store.id}" if editor.store else "")
         await self._refresh_state()
         w, h = editor.resolution
-        self._status(f"ready: {w}x{h} picture, seed {editor.seed}. Type a command, click points, or F1 for help.")
+        self._status(f"ready: {w}x{h} picture, seed {editor.seed}. Type a command, click points, or F1 for help."
+                     + (f" Note: {self.fit_notice}." if self.fit_notice else ""))
         self.ready.set()
 
     # -- helpers -----------------------------------------------------------------------------------

@@ -21,13 +21,17 @@ def register(parser: argparse.ArgumentParser) -> None:
                        help="reopen a saved session (default: the latest) with its full history")
     group.add_argument("--no-autosave", action="store_true", help="do not keep a session folder")
     group.add_argument("--image", default=None, metavar="PHOTO",
-                       help="edit the face in this photo (fitted first, about a minute); 'save' writes the whole photo")
+                       help="edit the face in this photo (fitted first: seconds with the model's encoder, about a minute "
+                            "without); 'save' writes the whole photo")
     group.add_argument("--face", type=arg_types.face_number, default=None, metavar="N",
                        help="with --image: which face, 1 = the largest (default)")
     group.add_argument("--align", choices=("auto", "celeba", "ffhq"), default="auto",
                        help="with --image: face framing (auto picks by model name)")
     group.add_argument("--fit-steps", type=arg_types.fit_steps, default=None, metavar="N",
-                       help="with --image: optimisation steps for fitting the photo (default 400)")
+                       help="with --image: optimisation steps for fitting the photo (default 30 after the "
+                            "model's encoder, 400 without one)")
+    group.add_argument("--full-fit", action="store_true",
+                       help="with --image: the full optimisation even when the model has an encoder")
     group.add_argument("--threads", type=arg_types.threads, default=None, metavar="N",
                        help="CPU threads for the model (default: PyTorch's choice, one per core); on a busy "
                             "machine 1 can be many times faster")
@@ -59,5 +63,6 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     options = AppOptions(model=args.model, seed=args.seed, psi=args.psi, resume=args.resume is not None,
                          session=args.resume or None, keep_session=not args.no_autosave,
-                         image=args.image, face=args.face, align=args.align, fit_steps=args.fit_steps)
+                         image=args.image, face=args.face, align=args.align, fit_steps=args.fit_steps,
+                         full_fit=args.full_fit)
     return run_app(options, graphics=not args.halfblock)

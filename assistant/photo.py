@@ -16,7 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ from assistant.editor import Editor
 from draggan_core.align import (ALIGNMENTS, Alignment, FaceKeypoints, align_face, change_weight, paste_back,
                                 warp_to_crop)
 from stylegan2.imaging import from_uint8, to_uint8
+
+if TYPE_CHECKING:
+    from draggan_core.encoder import LatentEncoder
 
 MAX_DETECT_SIDE = 1280  # MediaPipe works on a downscaled copy of larger photos; points are scaled back
 MAX_FACES = 8
@@ -201,14 +204,54 @@ def open_photo(path: str | Path, size: int, *, face: int | None = None, method: 
                          name=str(path), source=path)
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    """How a photo's face is fitted. With an encoder trained for the generator beside its file,
+    the encoder's guess plus a short refinement (`InversionConfig.refinement`, seconds); without
+    one, or with `full`, the full optimisation from the average face (`InversionConfig()`, about
+    a minute at 64 px). `steps` shares that many steps among the chosen method's stages."""
+
+    steps: int | None = None
+    full: bool = False
+
+    def config(self, encoded: bool):
+        from draggan_core.inversion import InversionConfig
+
+        base = InversionConfig.refinement() if encoded else InversionConfig()
+        return base if self.steps is None else base.with_budget(self.steps)
+
+
 def invert_photo(G, crop: PhotoCrop, config=None, progress: Callable | None = None,
-                 cancel: Callable[[], bool] | threading.Event | None = None):
-    """`draggan_core.inversion.invert` on the crop: the latent and the tuned generator to edit with."""
+                 cancel: Callable[[], bool] | threading.Event | None = None, *,
+                 fit: FitOptions = FitOptions(), encoder: "LatentEncoder | str | None" = "auto",
+                 notice: Callable[[str], None] | None = None):
+    """`draggan_core.inversion.invert` on the crop: the latent and the tuned generator to edit with.
+
+    `encoder`: "auto" looks beside G's file (`draggan_core.encoder.find_encoder`), None fits
+    without one, or a loaded `LatentEncoder`. When "auto" finds none that matches G, `notice` gets
+    one line saying why and that the full optimisation runs instead. `config` (explicit inversion
+    settings) overrides what `fit` would choose; with an encoder its W stage is skipped."""
+    from draggan_core.encoder import find_encoder
     from draggan_core.inversion import invert
 
     if crop.alignment.size != G.img_resolution:
         raise PhotoError(f"the crop is {crop.alignment.size} px but the model draws {G.img_resolution} px")
-    return invert(G, crop.target(), config, progress=progress, cancel=cancel)
+    if fit.full:
+        encoder = None
+    elif isinstance(encoder, str):
+        lookup = find_encoder(G)
+        encoder = lookup.encoder
+        if encoder is None and notice is not None:
+            steps = (config or fit.config(False)).total_steps
+            notice(f"{lookup.reason}; fitting with the full {steps}-step optimisation instead "
+                   "(`draggan-assistant train-encoder` makes fitting take seconds)")
+    config = config if config is not None else fit.config(encoder is not None)
+    target = crop.target()
+    start = None
+    if encoder is not None:
+        with torch.no_grad():
+            start = encoder(target)
+    return invert(G, target, config, progress=progress, cancel=cancel, start=start)
 
 
 def output_path(source: str | Path, output: str | Path | None, overwrite: bool = False) -> Path:
@@ -318,10 +361,12 @@ def open_photo_editor(path: str | Path, *, model: str | None = None, face: int |
                       align: str = "auto", inversion=None, paste: str = "changed", overwrite: bool = False,
                       progress: Callable | None = None,
                       cancel: Callable[[], bool] | threading.Event | None = None,
-                      check_crop: Callable[[np.ndarray], None] | None = None) -> PhotoEditor:
+                      check_crop: Callable[[np.ndarray], None] | None = None,
+                      fit: FitOptions = FitOptions(), notice: Callable[[str], None] | None = None) -> PhotoEditor:
     """Load the model, find and align the face, invert it, and hand back an editor on it.
     Cheap checks (file, face, and `check_crop` on the aligned crop, e.g. whether the commands
-    to come can be carried out) run before the slow inversion starts."""
+    to come can be carried out) run before the slow inversion starts. `inversion` (explicit
+    settings), `fit` and `notice` are `invert_photo`'s."""
     from stylegan2 import load_generator
 
     path = Path(path).expanduser()
@@ -331,7 +376,7 @@ def open_photo_editor(path: str | Path, *, model: str | None = None, face: int |
     crop = prepare_photo(photo, G.img_resolution, face=face, method=method, name=str(path), source=path)
     if check_crop is not None:
         check_crop(crop.crop)
-    result = invert_photo(G, crop, inversion, progress=progress, cancel=cancel)
+    result = invert_photo(G, crop, inversion, progress=progress, cancel=cancel, fit=fit, notice=notice)
     model_path = None if model is None else str(Path(model).expanduser().resolve())
     return PhotoEditor(result, crop, model=model_path, paste=paste, overwrite=overwrite)
 
@@ -354,6 +399,12 @@ class InversionPrinter:
         line = f"fitting the photo: {self.NAMES.get(step.stage, step.stage)}, step {step.step}/{step.total}, " \
                f"loss {step.loss:.3f}"
         print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=self.stream, flush=True)
+
+    def notice(self, message: str) -> None:
+        """A line about the fitting itself (e.g. no encoder, so the full optimisation runs)."""
+        self.close()
+        self.last = -1.0
+        print(f"fitting the photo: {message}", file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.tty and self.last >= 0:

@@ -29,6 +29,12 @@ from .errors import DragInputError
 from .image_metrics import ms_ssim, psnr, ssim
 from .perceptual import PerceptualDistance
 
+STAGE_FIELDS = ("w_steps", "wplus_steps", "pti_steps")
+REFINE_WPLUS_STEPS = 0
+REFINE_PTI_STEPS = 30
+REFINE_PTI_LR = 3e-3
+
+
 @dataclass(frozen=True)
 class InversionConfig:
     """Steps and step sizes of the three stages; latent step sizes are in units of the per-
@@ -66,17 +72,31 @@ class InversionConfig:
             raise DragInputError("the loss weights must be finite, not negative and not all zero")
 
     @classmethod
+    def refinement(cls, **overrides: Any) -> "InversionConfig":
+        """After an encoder's guess (`invert(..., start=)`): the guess is the pivot as it is (no
+        W and, by default, no W+ steps) and 30 steps of pivotal tuning at three times the full
+        run's step size make the generator draw the photo around it, in seconds. Measured on
+        held-out faces (`benchmarks/refinement_choice.py`, docs/photos.md): spending the same 30
+        steps partly on W+ (10 + 20) or on W+ alone scored lower, and a 1e-2 tuning step overshot."""
+        return replace(cls(w_steps=0, wplus_steps=REFINE_WPLUS_STEPS, pti_steps=REFINE_PTI_STEPS,
+                           pti_lr=REFINE_PTI_LR), **overrides)
+
+    @classmethod
     def fast(cls, **overrides: Any) -> "InversionConfig":
         """A short run for previews and tests: a rough fit in a few dozen steps."""
         return replace(cls(w_steps=30, wplus_steps=20, pti_steps=30, w_avg_samples=256), **overrides)
 
     def with_budget(self, total_steps: int) -> "InversionConfig":
-        """The same settings with `total_steps` shared among the stages in this config's proportions."""
-        if total_steps < 3:
-            raise DragInputError(f"an inversion needs at least 3 steps (one per stage), got {total_steps}")
-        w = max(1, round(total_steps * self.w_steps / max(self.total_steps, 1)))
-        wplus = max(1, round(total_steps * self.wplus_steps / max(self.total_steps, 1)))
-        return replace(self, w_steps=w, wplus_steps=wplus, pti_steps=max(1, total_steps - w - wplus))
+        """The same settings with `total_steps` shared among the stages in this config's
+        proportions; a stage this config skips (0 steps) stays skipped."""
+        names = [n for n in STAGE_FIELDS if getattr(self, n)] or list(STAGE_FIELDS)
+        if total_steps < len(names):
+            raise DragInputError(f"an inversion needs at least {len(names)} steps (one per stage), got {total_steps}")
+        steps = {n: 0 for n in STAGE_FIELDS}
+        for n in names[:-1]:
+            steps[n] = max(1, round(total_steps * getattr(self, n) / max(self.total_steps, 1)))
+        steps[names[-1]] = max(1, total_steps - sum(steps.values()))
+        return replace(self, **steps)
 
     def with_overrides(self, **overrides: Any) -> "InversionConfig":
         unknown = set(overrides) - {f.name for f in fields(self)}

@@ -40,7 +40,7 @@ def test_training_brings_the_guess_closer_and_files_belong_to_their_generator(tm
     ws = sample_latents(G, 8, 0.0, gen)
     with torch.no_grad():
         images = G.synthesis(ws, noise_mode="const")
-    config = EncoderTrainConfig(steps=25, batch=4, real_fraction=0.25)
+    config = EncoderTrainConfig(steps=30, batch=4, real_fraction=0.5)
     real = ((images[:4].permute(0, 2, 3, 1) + 1) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
     perceptual = PerceptualDistance()
     encoder = train_encoder(G, real, config)
@@ -53,8 +53,8 @@ def test_training_brings_the_guess_closer_and_files_belong_to_their_generator(tm
 
     path = save_encoder(encoder, tmp_path / "enc.safetensors", generator_fingerprint(G))
     loaded = load_encoder(path, G)
-    with torch.no_grad():
-        assert torch.allclose(loaded(images), encoder(images), atol=1e-6)
+    stored = loaded.state_dict()
+    assert all(torch.equal(stored[k], v.half().float()) for k, v in encoder.state_dict().items())  # fp16 file
     with pytest.raises(CheckpointError, match="trained for another generator"):
         load_encoder(path, tiny_generator(32, seed=5))
     (tmp_path / "junk.safetensors").write_bytes(b"not a file")

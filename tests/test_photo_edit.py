@@ -39,13 +39,15 @@ def editor(photo_path) -> PhotoEditor:
 
 
 def test_inversion_on_the_embedded_model_lowers_the_error(editor):
+    """The shipped model has its encoder beside it, so the fit starts from the encoder's guess
+    (no W stage) and the refinement still improves on it."""
     G, crop = editor.inversion.generator, editor.photo
     target = crop.target()
     avg = G.mapping.w_avg.view(1, 1, -1).repeat(1, G.num_ws, 1)
     before = reconstruction_quality(G.synthesis(avg), target)
     after = reconstruction_quality(editor.inversion.image(), target)
     losses = editor.inversion.losses
-    assert losses["pti"][-1] < 0.5 * losses["w"][0]
+    assert "w" not in losses and losses["pti"][-1] < losses["pti"][0]
     assert after["psnr"] > before["psnr"] + 3
     assert editor.G is editor.inversion.generator
 

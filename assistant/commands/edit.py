@@ -49,7 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     photo.add_argument("--paste", choices=("changed", "face"), default="changed",
                        help="paste back only what the edit changed (default) or the whole face crop")
     photo.add_argument("--fit-steps", type=arg_types.fit_steps, default=None, metavar="N",
-                       help="optimisation steps for fitting the photo (default 400; fewer is faster and rougher)")
+                       help="optimisation steps for fitting the photo (default 30 after the model's encoder, "
+                            "400 without one; fewer is faster and rougher)")
+    photo.add_argument("--full-fit", action="store_true",
+                       help="fit with the full optimisation even when the model has an encoder")
     photo.add_argument("--overwrite", action="store_true", help="allow -o to be the input photo itself")
     p.add_argument("--script", default=None, help="also write the replayable edit script here (.json)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -141,19 +144,18 @@ def edit_summary(editor: Editor, output: str | None, script: str | None,
 
 def open_photo(args: argparse.Namespace) -> tuple[Editor, str]:
     """The editor on the photo's face, after checking that the output will not replace the input."""
-    from assistant.photo import InversionPrinter, open_photo_editor, output_path
-    from draggan_core.inversion import InversionConfig
+    from assistant.photo import FitOptions, InversionPrinter, open_photo_editor, output_path
 
     from parsers.parser import CommandParser
 
     output = str(output_path(args.image, args.output, overwrite=args.overwrite))
-    config = InversionConfig() if args.fit_steps is None else InversionConfig().with_budget(args.fit_steps)
     printer = InversionPrinter()
     parser = CommandParser()
     try:
         editor = open_photo_editor(args.image, model=args.model, face=args.face, align=args.align,
-                                   inversion=config, paste=args.paste, overwrite=args.overwrite,
-                                   progress=printer, check_crop=commands_checker(parser, args.commands))
+                                   fit=FitOptions(args.fit_steps, args.full_fit), paste=args.paste,
+                                   overwrite=args.overwrite, progress=printer,
+                                   check_crop=commands_checker(parser, args.commands), notice=printer.notice)
     finally:
         printer.close()
     editor.parser = parser

@@ -55,7 +55,8 @@ BAD_ARGUMENTS = [
     ["benchmark", "landmarks", "--first-seed", "-1"],
     ["benchmark", "landmarks", "--psi", "nan"],
     ["benchmark", "landmarks", "--threads", "0"],
-    ["benchmark", "landmarks", "--stop-distance", "0.5"],
+    ["benchmark", "landmarks", "--stop-distance", "0.05"],
+    ["benchmark", "landmarks", "--stop-distance", "0.5"],  # under 1 px only with --set subpixel=true
     ["model-report", "--n", "0"],
     ["model-report", "--threads", "0"],
     ["model-report", "--psi", "nan"],

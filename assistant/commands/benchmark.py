@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.steps if args.steps is not None else defaults["steps"], max_tries=args.max_tries,
         stop_distance=args.stop_distance)
     config = drag_config(args.settings)
+    if args.stop_distance is not None:
+        config = config.with_overrides(stop_distance=args.stop_distance)  # refused here, before any model loads
     detector = Landmarks68(upsample=args.upsample, fallback_box=CELEBA_FALLBACK_BOX if args.fallback_box else None)
     G = load_any(args.model)
     threads_before = torch.get_num_threads()

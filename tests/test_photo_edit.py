@@ -205,16 +205,17 @@ def test_paste_face_finds_the_face_and_reports_what_happened(photo_path, tmp_pat
 
 
 def test_an_edit_that_did_not_move_its_measure_is_written_and_exits_1(photo_path, tmp_path, capsys):
-    """Three drag steps cannot raise the eyebrows visibly: the run says so instead of succeeding."""
+    """Six drag steps cannot raise the eyebrows visibly: the run says so instead of succeeding. (Three
+    changed no pixel once the eyebrows' motion was lengthened to 4 px: that is an error, status 2.)"""
     out = tmp_path / "brows.png"
-    rc = main(["edit", "--image", str(photo_path), "--fit-steps", "6", "steps 3", "raise the eyebrows a lot",
+    rc = main(["edit", "--image", str(photo_path), "--fit-steps", "6", "steps 6", "raise the eyebrows a lot",
                "-o", str(out), "--json"])
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     measured = summary["edits"][-1]["measure"]
     assert measured["measure"] == "brow height" and measured["face_found"]
     assert rc == (0 if measured["moved"] else 1) and summary["landed"] == measured["moved"]
-    assert out.exists() and summary["edits"][0]["measure"] is None  # "steps 3" measures nothing
+    assert out.exists() and summary["edits"][0]["measure"] is None  # "steps 6" measures nothing
     if rc == 1:
         assert "did not move" in captured.err.splitlines()[-1]
 

@@ -303,6 +303,7 @@ def test_a_background_run_stopped_with_kill_checkpoints_first(image_folder: Path
             break
     time.sleep(1)
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     state = load_training_checkpoint(out / "latest.safetensors")
     assert state.cur_nimg > 0, "the steps since the start were saved"
+    assert proc.returncode == 130 and "Traceback" not in err and err.strip().splitlines()[-1].startswith("stopped: ")

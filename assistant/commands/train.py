@@ -28,6 +28,7 @@ from stylegan2.errors import CheckpointError
 from stylegan2.training import RunLimits, TrainConfig, Trainer, resolve_device, run_training
 
 DEFAULTS = TrainConfig()
+STOPPED = 130  # exit status of a run stopped by Ctrl-C or `kill` (after its last checkpoint), as shells report SIGINT
 LEARNING_RATE = arg_types.float_range(0.0, 1.0, "the learning rate", low_open=True)
 
 
@@ -145,7 +146,12 @@ def _train(args: argparse.Namespace, config: TrainConfig, job: DistContext, say:
     if job.world_size > 1:
         print(job.describe(trainer.config.batch), file=say, flush=True)
     limits = RunLimits(args.kimg, args.minutes, args.cpu_minutes, args.checkpoint_minutes, args.grid_kimg)
-    ckpt = run_training(trainer, args.out, limits)
+    try:
+        ckpt = run_training(trainer, args.out, limits)
+    except KeyboardInterrupt:  # run_training has saved its last checkpoint on the way out
+        print(f"stopped: checkpoint {Path(args.out) / 'latest.safetensors'} at {trainer.cur_nimg / 1000:.1f} kimg",
+              file=say)
+        return STOPPED
     print(f"checkpoint {ckpt} at {trainer.cur_nimg / 1000:.1f} kimg", file=say)
     if args.export_to and job.is_writer:
         gen, train_ckpt = trainer.export(args.export_to, ship=not args.checkpoint_only)

@@ -225,10 +225,11 @@ class Editor:
             mask = command.mask_array(h, w) if command.mask is not None else self.mask_array()
             targets, note = command.targets, ""
             if command.part:  # a named part's motion is relative to the face; coordinates are the user's own
-                targets, factor = lengthen_to(command.handles, command.targets, self.config.shortest_drag(h), (w, h))
+                shortest = self.config.shortest_drag(h)
+                targets, factor = lengthen_to(command.handles, command.targets, shortest, (w, h))
                 if factor > 1:
                     note = (f" (the motion of the {command.part} was lengthened {factor:.1f}x to "
-                            f"{self.config.shortest_drag(h):g} px, the shortest drag a {h}-px picture shows)")
+                            f"{shortest:g} px, the shortest drag a {h}-px picture shows)")
                 if mask is not None:
                     mask = hold_points(mask, [*command.handles, *targets], self.config.radii(h).motion + 1)
             outcome = self.drag(command.handles, targets, mask=mask, label=text or command.message,

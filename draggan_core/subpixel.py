@@ -10,6 +10,8 @@ best pixel and its two neighbours, per axis.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 MAX_OFFSET = 0.5  # a vertex farther than half a pixel belongs to the neighbouring pixel
@@ -33,7 +35,7 @@ def refine_minimum(distance: torch.Tensor, row: int, col: int) -> tuple[float, f
     d = distance.detach().to(torch.float64)
 
     def along(values: list[float]) -> float:
-        return parabola_offset(*values) if all(torch.isfinite(torch.tensor(values))) else 0.0
+        return parabola_offset(*values) if all(math.isfinite(v) for v in values) else 0.0
 
     dx = along([float(d[row, col - 1]), float(d[row, col]), float(d[row, col + 1])]) if 0 < col < w - 1 else 0.0
     dy = along([float(d[row - 1, col]), float(d[row, col]), float(d[row + 1, col])]) if 0 < row < h - 1 else 0.0

@@ -94,6 +94,7 @@ def phrase_rules(config: GrammarConfig | None = None, phrases: dict | None = Non
         "comp": sorted({p for a in actions for p in a.get("comparative", [])}),
         "state": sorted({p for a in actions for p in a.get("state", [])}),
         "adj": sorted({p for a in actions for p in a.get("complaint", [])}),
+        "done": sorted({p for a in actions for p in a.get("passive", [])}),
         "n": [str(k) for k in range(1, config.max_number + 1)],
         "lr": list(config.learning_rates),
         "command": [t for texts in phrases["commands"].values() for t in texts if "{file}" not in t],

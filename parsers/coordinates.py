@@ -1,8 +1,9 @@
 """Coordinates however they are said: read exactly, never guessed.
 
 "drag 120,88 to 120,70", "from (12, 33) to (12, 20)", "handle 120 80, target 120 60",
-"shift the point at 40,30 down by 8 pixels", "drag 1,2 to 3,4 and 5,6 to 7,8", and spoken
-numbers (already digits: `canonical`). The text is read as a sequence of points (two numbers in
+"shift the point at 40,30 down by 8 pixels", "drag 1,2 to 3,4 and 5,6 to 7,8", "(14;22) to
+(14;31)", "grab 70 by 85 and drop it at 70 by 75", and spoken numbers (already digits:
+`canonical`). "... without dragging" sets the points instead of running the drag. The text is read as a sequence of points (two numbers in
 a row), arrows ("to", "->", "into"), labels (handle/from, target), directions with a distance,
 and lone numbers; the rest of the words are ignored. Whatever cannot be paired exactly is
 answered with `unknown` naming the problem.
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 from .command import Command, Point, unknown
 
 _NUM = r"-?\d+(?:\.\d+)?"
-_ITEM = re.compile(rf"(?P<num>{_NUM})|(?P<arrow>->|=>|\b(?:to|into|onto|towards?|until)\b|\bput (?:it|them) (?:at|on)\b)"
+_ITEM = re.compile(rf"(?P<num>{_NUM})|(?P<arrow>->|=>|\b(?:to|into|onto|towards?|until)\b"
+                   r"|\b(?:put|drop|place|leave|set) (?:it|them) (?:down )?(?:at|on)\b)"
                    r"|(?P<label>\b(?:handles?|from|start|source|origin|targets?|destination|end|goal)\b)"
                    r"|(?P<dir>\b(?:up|down|left|right)(?:wards?)?\b|\b(?:upward|downward|higher|lower)\b)"
                    r"|(?P<sep>\band\b|\bthen\b|;|\bplus\b|\balso\b)"
@@ -25,6 +27,12 @@ _TARGET_LABELS = {"target", "targets", "destination", "end", "goal"}
 _DIRECTIONS = {"up": (0, -1), "upward": (0, -1), "upwards": (0, -1), "higher": (0, -1), "down": (0, 1),
                "downward": (0, 1), "downwards": (0, 1), "lower": (0, 1), "left": (-1, 0), "leftward": (-1, 0),
                "leftwards": (-1, 0), "right": (1, 0), "rightward": (1, 0), "rightwards": (1, 0)}
+# A point written "(14;22)" or said "seventy by eighty five" (digits by then): two numbers, one point.
+_PAIR_FORMS = [(re.compile(rf"([(\[]\s*{_NUM})\s*;\s*({_NUM}\s*[)\]])"), r"\1,\2"),
+               (re.compile(rf"(?<![\d.,])(?<![\d.,] )({_NUM}) by ({_NUM})\b(?!\s*(?:px|pixels?)\b)"), r"\1,\2")]
+# "place the handle at ... and the target at ... without dragging": the points are set, not run.
+_NO_DRAG = re.compile(r"\b(?:without (?:dragging|moving|running)(?: (?:it|them))?"
+                      r"|(?:but )?do not (?:drag|move|run)(?: (?:it|them))?(?: yet)?|no drag(?:ging)?(?: yet)?)\b")
 _LEADING_POINT = re.compile(rf"^(?:(?:drag|move|pull|push|shift|nudge|slide|take|bring)\s+(?:from\s+)?)?\(?\s*{_NUM}")
 EXAMPLE = "drag 120,88 to 120,70"
 
@@ -42,10 +50,17 @@ class Reading:
     error: str | None = None
 
 
+def pair_forms(text: str) -> str:
+    """Other ways of writing one point ("(14;22)", "70 by 85") as "x,y"."""
+    for pattern, replacement in _PAIR_FORMS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def items(text: str) -> list[Item]:
     """Points (two numbers with nothing but punctuation between them), then the other signals."""
     out: list[Item] = []
-    for m in _ITEM.finditer(text):
+    for m in _ITEM.finditer(pair_forms(text)):
         if m.group("num"):
             value = float(m.group("num"))
             if out and out[-1].kind == "number" and not out[-1].value[1]:
@@ -150,5 +165,9 @@ def read_coordinates(text: str) -> Command:
     if not reading.handles or len(reading.handles) != len(reading.targets):
         return unknown(f"{len(reading.handles)} handle point(s) but {len(reading.targets)} target point(s): "
                        "give one target per handle", [EXAMPLE])
+    if _NO_DRAG.search(text):
+        return Command("points", handles=reading.handles, targets=reading.targets,
+                       message=f"{len(reading.handles)} handle and {len(reading.targets)} target point(s) set; "
+                               "not dragged yet")
     return Command("drag", handles=reading.handles, targets=reading.targets,
                    message=f"drag {len(reading.handles)} point(s)")

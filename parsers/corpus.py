@@ -107,12 +107,13 @@ def _edit(phrases: dict, action: str, part: str, rng: random.Random, pronoun: bo
         the_part = rng.choice(["it", "them", "that"])
     who = rng.choice(phrases["who"])
     amount = rng.choice(phrases["amounts"]) if rng.random() < 0.5 else ""
-    kinds = [k for k in ("verb", "comparative", "state", "complaint", "not_enough")
+    kinds = [k for k in ("verb", "comparative", "state", "complaint", "not_enough", "passive")
              if words.get("state" if k == "not_enough" else k)]
     kind = rng.choice(kinds)
     choice = _fill(rng.choice(words["state" if kind == "not_enough" else kind]), {"part": the_part, "who": who})
-    return _fill(rng.choice(phrases["frames"][kind]), {"verb": choice, "comp": choice, "state": choice, "adj": choice,
-                                                        "part": the_part, "amount": amount, "who": who, "name": name})
+    slots = {"verb": choice, "comp": choice, "state": choice, "adj": choice, "done": choice,
+             "part": the_part, "amount": amount, "who": who, "name": name}
+    return _fill(rng.choice(phrases["frames"][kind]), slots)
 
 
 def generate_edits(phrases: dict, n: int, rng: random.Random) -> list[Example]:

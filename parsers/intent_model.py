@@ -5,10 +5,16 @@ commands or settings, or nothing the app can do), the action and the part. The s
 summarised twice: MiniLM's mean-pooled embedding (what the sentence is about) and four learnt
 attention poolings over its token states, which can look at the one word that flips a meaning
 ("too narrow" asks for wider, "narrower" for narrower), which a mean over all tokens blurs.
-MiniLM stays frozen, so training fits about 0.4 M parameters in a few minutes on one core
-(`python -m parsers.train_intents`); the weights ship as `intent_model.safetensors` with their
+MiniLM stays frozen, so training fits about 0.4 M parameters per member in a few minutes on one
+core (`python -m parsers.train_intents`); the weights ship as `intent_model.safetensors` with their
 label lists and sizes in the file's metadata, so a file always carries the labels it was
 trained with.
+
+The heads are an ensemble of `members` copies trained from different seeds and sentence orders,
+whose probabilities are averaged. One set of heads flipped a few borderline sentences ("the jaw
+is too broad", "action = close, part = eyes") every time the corpus grew by a phrase, so each
+fix elsewhere cost a command somewhere; averaging removes most of that seed noise, and MiniLM,
+which costs nearly all of a parse, still runs once.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class HeadConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-3
     seed: int = 15
+    members: int = 3
 
 
 @dataclass
@@ -58,6 +65,7 @@ def pad(states: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_net(dim: int, sizes: dict[str, int], config: HeadConfig):
+    """The ensemble: `members` sets of heads; called, it averages their class probabilities."""
     import torch
     from torch import nn
 
@@ -79,49 +87,60 @@ def build_net(dim: int, sizes: dict[str, int], config: HeadConfig):
             z = self.mix(torch.cat([pooled, mean], dim=-1))
             return {k: head(z) for k, head in self.heads.items()}
 
-    return Heads()
+    class Ensemble(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.members = nn.ModuleList(Heads() for _ in range(config.members))
+
+        def forward(self, states, mask):
+            outs = [member(states, mask) for member in self.members]
+            return {k: torch.stack([torch.softmax(o[k], dim=-1) for o in outs]).mean(0) for k in outs[0]}
+
+    return Ensemble()
 
 
 def train_heads(states: list[np.ndarray], targets: dict[str, np.ndarray], labels: dict[str, list[str]],
                 config: HeadConfig):
-    """Fit the heads by cross-entropy, each head's classes weighted by inverse square-root frequency
-    (so 150 "quit" sentences are not drowned by 8000 edits)."""
+    """Fit each member by cross-entropy (its own seed for the start and the sentence order), each
+    head's classes weighted by inverse square-root frequency (so 150 "quit" sentences are not
+    drowned by 8000 edits)."""
     import torch
 
     torch.manual_seed(config.seed)
     net = build_net(states[0].shape[1], {k: len(v) for k, v in labels.items()}, config)
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     ys = {k: torch.from_numpy(v.astype(np.int64)) for k, v in targets.items()}
     weights = {}
     for k, v in ys.items():
         inverse = v.numel() / torch.bincount(v, minlength=len(labels[k])).float().clamp(min=1)
         weights[k] = inverse.sqrt() / inverse.sqrt().mean()
     steps = config.epochs * ((len(states) + config.batch - 1) // config.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
-    rng = np.random.default_rng(config.seed)
-    net.train()
-    for _ in range(config.epochs):
-        order = rng.permutation(len(states))
-        for i in range(0, len(order), config.batch):
-            idx = order[i:i + config.batch]
-            x, mask = pad([states[j] for j in idx])
-            out = net(torch.from_numpy(x), torch.from_numpy(mask))
-            loss = sum(torch.nn.functional.cross_entropy(out[k], ys[k][idx], weight=weights[k]) for k in out)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    for n, member in enumerate(net.members):
+        opt = torch.optim.AdamW(member.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
+        rng = np.random.default_rng(config.seed + n)
+        member.train()
+        for _ in range(config.epochs):
+            order = rng.permutation(len(states))
+            for i in range(0, len(order), config.batch):
+                idx = order[i:i + config.batch]
+                x, mask = pad([states[j] for j in idx])
+                out = member(torch.from_numpy(x), torch.from_numpy(mask))
+                loss = sum(torch.nn.functional.cross_entropy(out[k], ys[k][idx], weight=weights[k]) for k in out)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
     return net.eval()
 
 
 def predict(net, states: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Class probabilities per head, (N, classes) each."""
+    """Class probabilities per head (the members' average), (N, classes) each."""
     import torch
 
     x, mask = pad(states)
     with torch.inference_mode():
         out = net(torch.from_numpy(x), torch.from_numpy(mask))
-    return {k: torch.softmax(v, dim=-1).numpy() for k, v in out.items()}
+    return {k: v.numpy() for k, v in out.items()}
 
 
 def save_heads(net, labels: dict[str, list[str]], config: HeadConfig, path: Path, about: dict) -> None:
@@ -146,7 +165,7 @@ class IntentModel:
         self.config = HeadConfig(**json.loads(meta["config"]))
         self.about = json.loads(meta.get("about", "{}"))
         state = load_file(str(path))
-        self.net = build_net(state["proj.0.weight"].shape[1], {k: len(v) for k, v in self.labels.items()},
+        self.net = build_net(state["members.0.proj.0.weight"].shape[1], {k: len(v) for k, v in self.labels.items()},
                              self.config)
         self.net.load_state_dict(state)
         self.net.eval()

@@ -17,13 +17,15 @@ _CLAUSE = re.compile(r"\s*(?:[,;.!?]|\bbut\b|\bthen\b|\band\b)\s*")
 _CUES = {"not", "never"}
 _COPULAS = {"be", "is", "are", "was", "were", "look", "looks", "seem", "seems", "feel", "feels", "appear", "appears",
             "need", "needs", "have", "has", "enough", "like", "too", "so", "that", "as", "quite", "very"}
-_LEAD_INS = {"do", "does", "please", "i", "you", "just", "so", "ok", "okay", "now", "no", "actually", "wait", "oh",
+_LEAD_INS = {"do", "does", "whatever", "please", "i", "you", "just", "so", "ok", "okay", "now", "no", "actually", "wait", "oh",
              "hmm", "well", "sorry", "can", "could", "would", "should", "we", "let", "us", "it", "instead",
              "rather", "nope"}
 _INSTEAD_OF = re.compile(r"\b(?:instead of|rather than)\b")
 # Refusals said without "not": rewritten to "not ..." so one scope rule reads them all.
+_UNCHANGED = r"(?:exactly |just )?(?:alone|as it is|as they are|as is|untouched|unchanged|the same|the way (?:it is|they are))"
 _REFUSALS = [(re.compile(r"\b(?:there is )?no need to\b"), "not"),
-             (re.compile(r"\bleave (.+?) (?:alone|as it is|as they are|untouched)\b"), r"not \1")]
+             (re.compile(rf"\b(?:leave|keep) (.+?) {_UNCHANGED}\b"), r"not touch \1"),
+             (re.compile(r"\bthe last thing (?:i|we) (?:want|need) is (?:for )?(.+?) to\b"), r"not \1")]
 # Suggestions that carry a "not" without refusing anything: "why not smile", "why do not you smile".
 _SUGGESTION = re.compile(r"\bwhy (?:do not (?:you|we) |not )")
 

@@ -4,6 +4,8 @@
 hundreds are often spoken as two pairs ("one twenty" = 120, "two oh five" = 205), next to the
 formal "one hundred and twenty". Runs of number words become one number each; a comma, any other
 word or a digit ends a run, and a run that reads as several numbers ("ten twenty") yields several.
+Decimals are read digit by digit after "point" ("zero point zero zero two" = 0.002, "two point
+five" = 2.5); a "point" that names a handle ("the point at 40, 30") is left alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ OH = {"oh", "o"}
 NUMBER_WORDS = set(UNITS) | set(TEENS) | set(TENS) | set(SCALES)
 
 _TOKEN = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*|\d+|\S|\s+")
+# After the words are digits: "0 point 0 0 2", "point 0 0 5" (a leading zero says it is a
+# fraction), "2 point 5"; each digit after "point" was said on its own.
+_DECIMAL = re.compile(r"(?:(?<![\d,.])(\d+) |(?<![\d,.] )(?<![\d,.])(?=point 0))point((?: \d(?![\d.,]))+)")
 
 
 def _two_digit(words: list[str], i: int) -> tuple[int, int] | None:
@@ -144,4 +149,4 @@ def words_to_numbers(text: str) -> str:
             for t in range(first + 1, last + 1):
                 out[t] = ""
         w = run[-1] + 1
-    return "".join(out)
+    return _DECIMAL.sub(lambda m: f"{m.group(1) or '0'}.{m.group(2).replace(' ', '')}", "".join(out))

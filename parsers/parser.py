@@ -211,7 +211,12 @@ class CommandParser:
         intent_name = reading["intent"].label if reading else "edit"
         if reading and reading["intent"].p < MIN_INTENT_P:
             intent_name = None
+        subject = absent_subject(expand_contractions(tidy(raw)), raw) or absent_subject(form, raw)
         if intent_name in APP_COMMANDS:
+            if subject:  # "close the window behind her" is about the picture, not the app
+                self._lost = False
+                return unknown(f"the {subject} is not something I can edit: I can only edit the face that is shown",
+                               DEFAULT_SUGGESTIONS)
             return Command(intent_name, message=MESSAGES[intent_name])
         if intent_name == "save":
             path = save_path(raw)
@@ -220,7 +225,6 @@ class CommandParser:
             return self._setting(intent_name, form, reading, image)
         refused_part = refused["part"].label if refused else None
         intent = self._edit_intent(clauses.asked, reading, refused_part)
-        subject = absent_subject(expand_contractions(tidy(raw)), raw) or absent_subject(form, raw)
         if subject and intent.complete:
             self._lost = False
             return unknown(f"there is no {subject} in the picture: I can only edit the face that is shown",

@@ -3,7 +3,8 @@
 "open the lion's mouth" on a portrait must not edit the portrait: the parser answers that there
 is no lion. A possessor or an object of "make/let/have" that is neither a person word, a
 pronoun, nor a word of the app's vocabulary (parts, "face", "picture") names a subject the
-picture does not show. A capitalised possessor in the original text is a name ("Anna's eyes"),
+picture does not show; so does a thing placed relative to the person ("close the window behind
+her"), which is scenery even when its word is also a command's ("close the window" quits). A capitalised possessor in the original text is a name ("Anna's eyes"),
 so a person.
 """
 
@@ -20,7 +21,12 @@ girlfriend partner teenager teen adult player actor actress singer customer clie
 left right one other this that what who where there here how everything nothing something""".split())
 _POSSESSOR = re.compile(r"\b([a-z]+)(?:'s|s')\s+(?:[a-z]+\s+){0,2}?([a-z]+)")
 _OF_THE = re.compile(r"\b(?:of|on) (?:the|a|that|this) ([a-z]+)\b")
-_CAUSATIVE = re.compile(r"\b(?:make|let|have|get) (?:the|a|that|this) ([a-z]+)\b")
+# "make the cat smile", "make a dog smile"; "have" only with a definite object: "if you have a
+# moment" has no subject in it.
+_CAUSATIVE = re.compile(r"\b(?:(?:make|let|get) (?:the|a|that|this)|have (?:the|that|this)) ([a-z]+)\b")
+# Something placed relative to the person ("the window behind her") is scenery, not a face part.
+_SCENERY = re.compile(r"\b(?:the|a|that|this) ([a-z]+) (?:behind|beside|next to|in front of|above|below|near|around) "
+                      r"(?:her|him|them|the person|the woman|the man)\b")
 
 
 def _names(raw: str) -> set[str]:
@@ -34,6 +40,7 @@ def absent_subject(text: str, raw: str = "") -> str | None:
     known = app_words()
     candidates = [m.group(1) for m in _OF_THE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
     candidates += [m.group(1) for m in _CAUSATIVE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
+    candidates += [m.group(1) for m in _SCENERY.finditer(text)]
     possessors = [m.group(1) for m in _POSSESSOR.finditer(text)]
     for word in possessors + candidates:
         if word in PEOPLE or word in names or word in _part_words():

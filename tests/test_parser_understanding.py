@@ -54,10 +54,19 @@ def test_misspelt_commands(parser, text, kind):
     ("drag 1,2 to 3,4 and then drag 5,6 to 7,8", [(1, 2), (5, 6)], [(3, 4), (7, 8)]),
     ("drag forty, fifty to forty, sixty", [(40, 50)], [(40, 60)]),
     ("start at 10,10 end at 20,20", [(10, 10)], [(20, 20)]),
+    ("(14;22) to (14;31)", [(14, 22)], [(14, 31)]),
+    ("grab seventy by eighty five and drop it at seventy by seventy five", [(70, 85)], [(70, 75)]),
+    ("move 40,30 by 8 pixels down", [(40, 30)], [(40, 38)]),
 ])
 def test_coordinates_said_any_way(parser, text, handles, targets):
     cmd = parse(parser, text)
     assert (cmd.command, cmd.handles, cmd.targets) == ("drag", handles, targets)
+
+
+def test_coordinates_without_dragging_set_the_points(parser):
+    cmd = parse(parser, "place handle [12,48] and target [20,48] without dragging")
+    assert (cmd.command, cmd.handles, cmd.targets) == ("points", [(12, 48)], [(20, 48)])
+    assert read_coordinates(canonical("drag 12,48 to 20,48 but don't run it yet")).command == "points"
 
 
 def test_coordinates_that_cannot_pair_are_refused_not_guessed():
@@ -113,6 +122,13 @@ def test_negation_with_an_alternative_does_the_alternative(parser, text, action,
     assert (cmd.command, cmd.action, cmd.part) == ("drag", action, part)
 
 
+@pytest.mark.parametrize("text", ["leave the nose alone", "whatever you do, keep his eyes exactly as they are",
+                                  "the last thing I want is for her mouth to open", "keep the chin the same"])
+def test_asking_for_things_to_stay_as_they_are_changes_nothing(parser, text):
+    cmd = parse(parser, text)
+    assert cmd.command == "unknown" and "nothing changed" in cmd.message, cmd.message
+
+
 def test_negation_scope_is_read_by_rule():
     assert split_clauses("do not open the mouth").asked == ""
     assert split_clauses("not open, close her eyes").asked == "close her eyes"
@@ -127,8 +143,15 @@ def test_subjects_not_in_the_picture_are_named_not_edited(parser, text, subject)
     assert f"no {subject} in the picture" in cmd.message
 
 
+def test_scenery_is_not_the_app_or_the_face(parser):
+    cmd = parse(parser, "close the window behind her")
+    assert cmd.command == "unknown" and "window" in cmd.message
+    assert parse(parser, "close the window").command == "quit"
+
+
 def test_people_and_names_are_in_the_picture():
-    for text in ("open her mouth", "raise the woman's eyebrows", "open Anna's eyes", "close the eye on the left"):
+    for text in ("open her mouth", "raise the woman's eyebrows", "open Anna's eyes", "close the eye on the left",
+                 "if you have a moment, close her eyes"):
         assert absent_subject(canonical(text), text) is None, text
 
 

@@ -98,6 +98,11 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     ("drag one, eighty to 140, 90", "drag 1, 80 to 140, 90"),
     ("Open the mouth a bit", "Open the mouth a bit"),
     ("and then", "and then"),
+    ("set the learning rate to zero point zero zero two", "set the learning rate to 0.002"),
+    ("learning rate point zero zero five", "learning rate 0.005"),
+    ("two point five pixels", "2.5 pixels"),
+    ("the point at forty, thirty", "the point at 40, 30"),
+    ("move point one two to three four", "move point 1 2 to 3 4"),
 ])
 def test_number_words_become_digits(spoken, digits):
     assert words_to_numbers(spoken) == digits

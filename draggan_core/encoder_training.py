@@ -31,7 +31,12 @@ from .perceptual import PerceptualDistance
 class EncoderTrainConfig:
     steps: int = 3000
     batch: int = 16
-    lr: float = 1e-3
+    # 1e-3 trained the 142.3-kimg generator's encoder but diverged on the 324.9-kimg one (latent
+    # loss 1 -> 385 by step 221, image loss 1.6 -> 29); 3e-4 fell steadily for 300 steps on the
+    # same data. The guard below catches a divergence that comes later.
+    lr: float = 3e-4
+    guard_every: int = 50          # the loss is judged as a mean over windows of this many steps
+    guard_ratio: float = 2.0       # a window this much worse than the best one so far: diverged
     real_fraction: float = 0.5     # share of each batch taken from real crops (when there are any)
     mixing: float = 0.5            # share of generated samples with per-layer style mixing
     latent_weight: float = 1.0
@@ -95,6 +100,24 @@ def encoder_loss(encoder: LatentEncoder, G, perceptual: PerceptualDistance, imag
     return config.latent_weight * latent + image, float(latent.detach()), float(image.detach())
 
 
+def window_verdict(mean: float, best: float, ratio: float) -> str:
+    """"better" (a new best window), "diverged" (more than `ratio` times the best: step back) or
+    "steady". A mean that is not finite has diverged whatever the best was."""
+    if not math.isfinite(mean) or mean > ratio * best:
+        return "diverged"
+    return "better" if mean < best else "steady"
+
+
+def _snapshot(encoder: LatentEncoder) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in encoder.named_parameters()}
+
+
+def _restore(encoder: LatentEncoder, snapshot: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        for name, p in encoder.named_parameters():
+            p.copy_(snapshot[name])
+
+
 def decayed(done: float, floor: float) -> float:
     """Cosine decay from 1 to `floor` as `done` goes 0 -> 1: a run stopped by its time budget
     still ends with small steps, which settle the head instead of leaving it mid-jump."""
@@ -111,7 +134,13 @@ def train_encoder(G, real_images: np.ndarray | None, config: EncoderTrainConfig,
                   progress: Callable[[EncoderStep], None] | None = None,
                   encoder: LatentEncoder | None = None) -> LatentEncoder:
     """Train (or continue training) an encoder for G; G itself is never changed. Stops after
-    config.steps or `minutes`, whichever comes first."""
+    config.steps or `minutes`, whichever comes first.
+
+    Guarded against divergence, which a time-budgeted run cannot afford to find out about at the
+    end: the head's weights are kept from the best window of `guard_every` steps (the first step's
+    loss, on the starting weights, is the first best), and a window `guard_ratio` times worse puts
+    them back, resets Adam's moments and halves the step size. A run that ends diverged returns
+    the best weights it had."""
     G.eval().requires_grad_(False)
     perceptual = PerceptualDistance(encoder.features if encoder is not None else None, config.perceptual_size)
     encoder = encoder if encoder is not None else build_encoder(G, perceptual, seed=config.seed)
@@ -120,12 +149,13 @@ def train_encoder(G, real_images: np.ndarray | None, config: EncoderTrainConfig,
     gen = torch.Generator().manual_seed(config.seed)
     n_real = round(config.batch * config.real_fraction) if real_images is not None and len(real_images) else 0
     started = time.monotonic()
+    best, best_weights, window, lr_scale = math.inf, _snapshot(encoder), [], 1.0
     for step in range(1, config.steps + 1):
         done = (step - 1) / config.steps
         if minutes is not None:
             done = max(done, (time.monotonic() - started) / (minutes * 60))
         for group in opt.param_groups:
-            group["lr"] = config.lr * decayed(done, config.min_lr_fraction)
+            group["lr"] = config.lr * lr_scale * decayed(done, config.min_lr_fraction)
         ws = sample_latents(G, config.batch - n_real, config.mixing, gen)
         with torch.no_grad():
             fake = G.synthesis(ws, noise_mode="const")
@@ -136,6 +166,20 @@ def train_encoder(G, real_images: np.ndarray | None, config: EncoderTrainConfig,
         opt.step()
         if progress is not None:
             progress(EncoderStep(step, config.steps, float(loss.detach()), latent, image))
+        window.append(float(loss.detach()))
+        if step == 1:  # the starting weights' own loss: what the first window must not be far worse than
+            best = window[0]
+        if len(window) == config.guard_every:
+            verdict = window_verdict(sum(window) / len(window), best, config.guard_ratio)
+            if verdict == "better":
+                best, best_weights = sum(window) / len(window), _snapshot(encoder)
+            elif verdict == "diverged":
+                _restore(encoder, best_weights)
+                opt = torch.optim.Adam(encoder.parameters(), lr=config.lr)
+                lr_scale /= 2
+            window = []
         if minutes is not None and time.monotonic() - started > minutes * 60:
             break
+    if window and window_verdict(sum(window) / len(window), best, config.guard_ratio) == "diverged":
+        _restore(encoder, best_weights)
     return encoder.eval().requires_grad_(False)

@@ -3,6 +3,8 @@ inversion started from its guess."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,8 @@ import pytest
 import torch
 
 from draggan_core.encoder import generator_fingerprint, load_encoder, save_encoder
-from draggan_core.encoder_training import EncoderTrainConfig, encoder_loss, real_batch, sample_latents, train_encoder
+from draggan_core.encoder_training import (EncoderTrainConfig, encoder_loss, real_batch, sample_latents, train_encoder,
+                                           window_verdict)
 from draggan_core.errors import DragInputError
 from draggan_core.inversion import InversionConfig, invert
 from draggan_core.perceptual import PerceptualDistance
@@ -28,6 +31,30 @@ def test_sampled_latents_mix_rows_for_a_share_of_samples():
     assert sum((w[0] != w[-1]).any().item() for w in sample_latents(G, 16, 0.0, gen)) == 0
 
 
+def test_window_verdict_steps_back_only_on_a_clearly_worse_or_broken_window():
+    assert window_verdict(1.0, math.inf, 2.0) == "better"
+    assert window_verdict(0.9, 1.0, 2.0) == "better"
+    assert window_verdict(1.5, 1.0, 2.0) == "steady"
+    assert window_verdict(2.5, 1.0, 2.0) == "diverged"
+    assert window_verdict(math.nan, 1.0, 2.0) == "diverged"
+
+
+def test_a_diverging_run_returns_its_best_weights_not_its_last(one_thread):
+    G = tiny_generator(32)
+    gen = torch.Generator().manual_seed(1)
+    ws = sample_latents(G, 8, 0.0, gen)
+    with torch.no_grad():
+        images = G.synthesis(ws, noise_mode="const")
+    perceptual = PerceptualDistance()
+    reckless = EncoderTrainConfig(steps=40, batch=4, lr=3.0, min_lr_fraction=1.0, guard_every=5)
+    unguarded = dataclasses.replace(reckless, guard_ratio=math.inf)
+    trained = [train_encoder(G, None, c) for c in (EncoderTrainConfig(steps=0), unguarded, reckless)]
+    with torch.no_grad():
+        start, blown, guarded = (float(encoder_loss(e, G, perceptual, images, ws, reckless)[0]) for e in trained)
+    assert blown > 3 * start  # the step size really is reckless
+    assert guarded < 1.5 * start
+
+
 def test_real_batch_is_scaled_and_sized():
     images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     x = real_batch(images, 7, torch.Generator().manual_seed(0))
@@ -40,7 +67,7 @@ def test_training_brings_the_guess_closer_and_files_belong_to_their_generator(tm
     ws = sample_latents(G, 8, 0.0, gen)
     with torch.no_grad():
         images = G.synthesis(ws, noise_mode="const")
-    config = EncoderTrainConfig(steps=30, batch=4, real_fraction=0.5)
+    config = EncoderTrainConfig(steps=30, batch=4, real_fraction=0.5, lr=1e-3)
     real = ((images[:4].permute(0, 2, 3, 1) + 1) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
     perceptual = PerceptualDistance()
     encoder = train_encoder(G, real, config)

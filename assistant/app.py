@@ -516,8 +516,9 @@ class DragAssistantApp(App[None]):
 
         self.call_from_thread(self._voice_note, "transcribing...")
         understood = self.editor.understands if self.editor is not None else None
+        adds_to = self.editor.adds_to if self.editor is not None else None
         try:
-            text = transcribe(clip, understood)
+            text = transcribe(clip, understood, adds_to)
         except AudioError as exc:
             self.call_from_thread(self._voice_done, None, str(exc))
             return
@@ -587,10 +588,11 @@ def transcriber():
     return _TRANSCRIBER
 
 
-def transcribe(clip, understood=None) -> str:
+def transcribe(clip, understood=None, adds_to=None) -> str:
     """What was said; with `understood` (the editor's parser), a misheard transcript may be
-    replaced by the grammar's most likely sentence the app can read."""
-    return transcriber().transcribe(clip, understood=understood).text.strip()
+    replaced by the grammar's most likely sentence the app can read (`adds_to`: only by one that
+    reads as something else)."""
+    return transcriber().transcribe(clip, understood=understood, adds_to=adds_to).text.strip()
 
 
 def spoken_file(line: str) -> Path | None:

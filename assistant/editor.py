@@ -208,6 +208,10 @@ class Editor:
         transcript and of the grammar's sentences it might replace it with (parsers.speech)."""
         return self._parser().understands(text)
 
+    def adds_to(self, candidate: str, heard: str) -> bool:
+        """Whether a grammar sentence may replace a readable transcript (parsers.speech)."""
+        return self._parser().adds_to(candidate, heard)
+
     def parse_image(self) -> np.ndarray:
         """The picture named parts are found on: the current one."""
         return self.image()

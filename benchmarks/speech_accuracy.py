@@ -73,7 +73,7 @@ def main() -> int:
             parser.reset_context()
             wall, cpu = time.perf_counter(), time.process_time()
             try:
-                heard = transcriber.transcribe(clip, understood=parser.understands).text
+                heard = transcriber.transcribe(clip, understood=parser.understands, adds_to=parser.adds_to).text
                 got = parser.parse(heard).to_json()
             except Exception as exc:  # an AudioError is a miss like any other: reported, not raised
                 heard, got = f"<{exc}>", {"command": None}

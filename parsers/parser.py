@@ -32,6 +32,10 @@ from .negation import split_clauses
 from .normalize import MAX_CHARS, expand_contractions, tidy
 from .subjects import absent_subject
 
+# What a reading says (`Command.to_json` fields), and the values that say nothing beyond a bare
+# request: no side, the default amount, no settings.
+_READING_FIELDS = ("command", "action", "part", "side", "amount", "settings", "path")
+_NO_DETAIL = (None, 1.0, {}, [])
 DEFAULT_SUGGESTIONS = ["open the mouth", "raise the eyebrows", "close her left eye", "smile",
                        "drag 120,88 to 120,70", "help"]
 APP_COMMANDS = ("undo", "redo", "reset", "cancel", "help", "quit", "history")
@@ -99,6 +103,24 @@ class CommandParser:
             return self.parse(text).command != "unknown" or not self._lost
         finally:
             self.last_part, self.last_intent = saved
+
+    def adds_to(self, candidate: str, heard: str) -> bool:
+        """Whether reading `candidate` (a grammar sentence) instead of the readable transcript
+        `heard` changes what happens in a way the audio can justify: never when the candidate
+        reads as nothing ("I don't know." replacing a real request), nor when it reads as the same
+        request with a detail dropped ("Open the mouth." for "A little bit, please, open her
+        mouth": the amount was heard). Without touching the context."""
+        saved = (self.last_part, self.last_intent)
+        try:
+            said = self.parse(heard).to_json()
+            self.last_part, self.last_intent = saved
+            offered = self.parse(candidate).to_json()
+        finally:
+            self.last_part, self.last_intent = saved
+        if offered["command"] == "unknown":
+            return False
+        differs = [f for f in _READING_FIELDS if said.get(f) != offered.get(f)]
+        return any(offered.get(f) not in _NO_DETAIL for f in differs)
 
     def reset_context(self) -> None:
         """Forget the last part and edit, as a new session would ("close it" then has no "it")."""

@@ -212,13 +212,16 @@ class Transcriber:
         return self.load()
 
     def transcribe(self, audio: AudioClip | np.ndarray | str | Path, source: str = "audio",
-                   understood: Callable[[str], bool] | None = None) -> Transcript:
+                   understood: Callable[[str], bool] | None = None,
+                   adds_to: Callable[[str, str], bool] | None = None) -> Transcript:
         """Recognise one command. `audio` is a clip, 16 kHz mono samples, or a file path.
 
         With `understood` (the parser's "can I read this text?"), the same audio is also decoded
         within the app's grammar (`command_grammar.py`), and the most likely sentence the parser
         reads replaces the greedy transcript when `GrammarChoice` says it explains the audio well
-        enough.
+        enough. With `adds_to(sentence, transcript)` as well (the parser's), a readable transcript
+        is only replaced by a sentence that reads as something else, not by one that reads as
+        nothing or as the same request with a heard detail dropped.
         """
         import torch
 
@@ -251,7 +254,7 @@ class Transcriber:
             guess = None
             if short is None and understood is not None and result.no_speech_prob <= NO_SPEECH_PROB:
                 guess = self._grammar_choice(features, result, understood,
-                                             int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10, primed)
+                                             int(TOKENS_PER_SECOND_CAP * clip.seconds) + 10, primed, adds_to)
         raw = result.text
         if short is not None:
             result = short
@@ -267,7 +270,8 @@ class Transcriber:
                           float(result.no_speech_prob), list(clip.warnings), short is not None or guess is not None)
 
     def _grammar_choice(self, features, greedy: Decoded, understood: Callable[[str], bool],
-                        max_tokens: int, primed: Primed) -> Decoded | None:
+                        max_tokens: int, primed: Primed,
+                        adds_to: Callable[[str, str], bool] | None = None) -> Decoded | None:
         """The most likely grammar sentence the parser reads, if `GrammarChoice` lets it replace
         the greedy transcript, else None. Skipped (None) when the greedy text is itself a readable
         grammar sentence, or names coordinates (numbers the grammar cannot list)."""
@@ -286,6 +290,8 @@ class Transcriber:
                 return None
             text = normalise_transcript(h.text)
             if text.lower() != greedy_text.lower() and understood(text):
+                if readable and adds_to is not None and not adds_to(text, greedy_text):
+                    return None
                 return Decoded(h.text, greedy.no_speech_prob, h.score / (h.tokens + 1), h.tokens, True)
         return None
 

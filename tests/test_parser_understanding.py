@@ -143,6 +143,18 @@ def test_subjects_not_in_the_picture_are_named_not_edited(parser, text, subject)
     assert f"no {subject} in the picture" in cmd.message
 
 
+@pytest.mark.parametrize("candidate, heard, replaces", [
+    ("Open the mouth.", "A little bit, please open her mouth", False),  # drops the heard amount
+    ("I don't know.", "I love for this end to be turned to the left", False),  # reads as nothing
+    ("Open the mouth.", "open the mouth", False),  # the same reading
+    ("Lower the chin a tiny bit.", "Lower the chin of tiny lid.", True),  # adds the amount
+    ("Raise the eyebrows.", "lower the eyebrows", True),  # another edit
+])
+def test_a_grammar_sentence_replaces_a_readable_transcript_only_with_another_reading(parser, candidate, heard,
+                                                                                   replaces):
+    assert parser.adds_to(candidate, heard) is replaces
+
+
 def test_scenery_is_not_the_app_or_the_face(parser):
     cmd = parse(parser, "close the window behind her")
     assert cmd.command == "unknown" and "window" in cmd.message

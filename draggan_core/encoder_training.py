@@ -170,9 +170,10 @@ def train_encoder(G, real_images: np.ndarray | None, config: EncoderTrainConfig,
         if step == 1:  # the starting weights' own loss: what the first window must not be far worse than
             best = window[0]
         if len(window) == config.guard_every:
-            verdict = window_verdict(sum(window) / len(window), best, config.guard_ratio)
+            mean = sum(window) / len(window)
+            verdict = window_verdict(mean, best, config.guard_ratio)
             if verdict == "better":
-                best, best_weights = sum(window) / len(window), _snapshot(encoder)
+                best, best_weights = mean, _snapshot(encoder)
             elif verdict == "diverged":
                 _restore(encoder, best_weights)
                 opt = torch.optim.Adam(encoder.parameters(), lr=config.lr)

@@ -3,9 +3,10 @@
 "drag 120,88 to 120,70", "from (12, 33) to (12, 20)", "handle 120 80, target 120 60",
 "shift the point at 40,30 down by 8 pixels", "drag 1,2 to 3,4 and 5,6 to 7,8", "(14;22) to
 (14;31)", "grab 70 by 85 and drop it at 70 by 75", and spoken numbers (already digits:
-`canonical`). "... without dragging" sets the points instead of running the drag. The text is read as a sequence of points (two numbers in
-a row), arrows ("to", "->", "into"), labels (handle/from, target), directions with a distance,
-and lone numbers; the rest of the words are ignored. Whatever cannot be paired exactly is
+`canonical`). "... without dragging" sets the points instead of running the drag. The text is
+read as a sequence of points (two numbers in a row), arrows ("to", "->", "into"), labels
+(handle/from, target), directions with a distance, and lone numbers; the rest of the words are
+ignored. Whatever cannot be paired exactly is
 answered with `unknown` naming the problem.
 """
 

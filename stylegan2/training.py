@@ -35,6 +35,7 @@ from .projected import KIND as PROJECTED, ProjectedConfig, hinge_discriminator_l
 from .sample_grid import save_grid
 from .train_checkpoint import (TrainingState, build_discriminator, load_training_checkpoint, restore_optimizer,
                                save_training_checkpoint)
+from .widen import widen_state
 
 GRID_SEEDS = list(range(64))
 # Settings that define the networks: fixed by a checkpoint, ignored when resuming.
@@ -193,11 +194,17 @@ class Trainer:
         self.step_index = 0
 
     @classmethod
-    def resume(cls, path: str | Path, images: np.ndarray, overrides: dict[str, Any] | None = None) -> "Trainer":
+    def resume(cls, path: str | Path, images: np.ndarray, overrides: dict[str, Any] | None = None,
+               widen_to: tuple[int, int] | None = None) -> "Trainer":
         """Continue from a checkpoint: its architecture wins; run settings (batch, device, speed
         features) may be overridden for the new machine. Under torchrun rank 0 reads the file
-        and hands the state to the others, whose machines need not have it."""
+        and hands the state to the others, whose machines need not have it.
+
+        widen_to: (channel_base, channel_max) to grow the networks to first, keeping what they
+        compute (`stylegan2.widen`; every rank widens alike, from the same seed)."""
         state = from_rank0(load_training_checkpoint, path)
+        if widen_to is not None:
+            state = widen_state(state, *widen_to)
         cfg = state.train_config | {k: v for k, v in (overrides or {}).items() if k not in ARCHITECTURE_FIELDS}
         return cls(TrainConfig.from_dict(cfg), images, state)
 

@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--augment", default=DEFAULTS.augment, help="DiffAugment policy, or 'none'")
     p.add_argument("--channel-base", type=arg_types.positive_int, default=DEFAULTS.channel_base)
     p.add_argument("--channel-max", type=arg_types.positive_int, default=DEFAULTS.channel_max)
+    p.add_argument("--widen", action="store_true",
+                   help="with --resume: first grow the checkpoint's networks to --channel-base/--channel-max, "
+                        "keeping what they compute (new channels start from random weights)")
     p.add_argument("--mapping-layers", type=arg_types.int_range(1, 64, "the mapping layers"),
                    default=DEFAULTS.mapping_layers)
     p.add_argument("--resolution", type=arg_types.resolution, default=DEFAULTS.resolution)
@@ -127,12 +130,15 @@ def run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, config: TrainConfig, job: DistContext, say: TextIO) -> int:
     """The run itself; `say` is stderr on rank 0 and a sink on the other ranks."""
     resume = from_rank0(resume_point, args.resume, args.out)
+    if args.widen and resume is None:
+        raise CheckpointError("--widen grows a resumed checkpoint: give --resume too")
     print(f"loading {args.data} ...", file=say, flush=True)
     images = load_images(args.data, config.resolution, args.crop, args.limit)
     if resume is not None:
         overrides = {k: getattr(config, k) for k in ("batch", "device", "amp", "channels_last", "fused_adam",
                                                     "compile", "lr", "d_lr", "r1_gamma", "augment", "ema_kimg")}
-        trainer = Trainer.resume(resume, images, overrides)
+        widen_to = (config.channel_base, config.channel_max) if args.widen else None
+        trainer = Trainer.resume(resume, images, overrides, widen_to)
         note = "with" if trainer.optimizer_restored else "without"
         print(f"resumed {resume} at {trainer.cur_nimg / 1000:.1f} kimg ({note} optimiser state)",
               file=say, flush=True)

@@ -28,11 +28,16 @@ _TARGET_LABELS = {"target", "targets", "destination", "end", "goal"}
 _DIRECTIONS = {"up": (0, -1), "upward": (0, -1), "upwards": (0, -1), "higher": (0, -1), "down": (0, 1),
                "downward": (0, 1), "downwards": (0, 1), "lower": (0, 1), "left": (-1, 0), "leftward": (-1, 0),
                "leftwards": (-1, 0), "right": (1, 0), "rightward": (1, 0), "rightwards": (1, 0)}
-# A point written "(14;22)" or said "seventy by eighty five" (digits by then): two numbers, one point.
+# A point written "(14;22)", said "seventy by eighty five" (digits by then) or "row 40 column 30"
+# (the row is y): two numbers, one point.
 _PAIR_FORMS = [(re.compile(rf"([(\[]\s*{_NUM})\s*;\s*({_NUM}\s*[)\]])"), r"\1,\2"),
-               (re.compile(rf"(?<![\d.,])(?<![\d.,] )({_NUM}) by ({_NUM})\b(?!\s*(?:px|pixels?)\b)"), r"\1,\2")]
+               (re.compile(rf"(?<![\d.,])(?<![\d.,] )({_NUM}) by ({_NUM})\b(?!\s*(?:px|pixels?)\b)"), r"\1,\2"),
+               (re.compile(rf"\brow ({_NUM}),? (?:and )?col(?:umn)? ({_NUM})\b"), r"\2,\1"),
+               (re.compile(rf"\bcol(?:umn)? ({_NUM}),? (?:and )?row ({_NUM})\b"), r"\1,\2")]
+# "move 30,40 by (0,-6)": a point and an offset, i.e. a drag to the point plus the offset.
+_OFFSET = re.compile(rf"({_NUM})\s*,\s*({_NUM})\s*\)?\s+by\s+[(\[]\s*({_NUM})\s*,\s*({_NUM})\s*[)\]]")
 # "place the handle at ... and the target at ... without dragging": the points are set, not run.
-_NO_DRAG = re.compile(r"\b(?:without (?:dragging|moving|running)(?: (?:it|them))?"
+_NO_DRAG = re.compile(r"\b(?:without (?:dragging|moving|running)(?: (?:it|them))?|hold off (?:on )?(?:dragging|the drag)"
                       r"|(?:but )?do not (?:drag|move|run)(?: (?:it|them))?(?: yet)?|no drag(?:ging)?(?: yet)?)\b")
 _LEADING_POINT = re.compile(rf"^(?:(?:drag|move|pull|push|shift|nudge|slide|take|bring)\s+(?:from\s+)?)?\(?\s*{_NUM}")
 EXAMPLE = "drag 120,88 to 120,70"
@@ -51,8 +56,14 @@ class Reading:
     error: str | None = None
 
 
+def _offset_target(m: re.Match) -> str:
+    x, y, dx, dy = (float(g) for g in m.groups())
+    return f"{x:g},{y:g} to {x + dx:g},{y + dy:g}"
+
+
 def pair_forms(text: str) -> str:
-    """Other ways of writing one point ("(14;22)", "70 by 85") as "x,y"."""
+    """Other ways of writing one point ("(14;22)", "70 by 85") as "x,y"; offsets as arrows."""
+    text = _OFFSET.sub(_offset_target, text)
     for pattern, replacement in _PAIR_FORMS:
         text = pattern.sub(replacement, text)
     return text

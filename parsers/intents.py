@@ -27,6 +27,7 @@ PARTS = ("mouth", "lips", "upper lip", "lower lip", "mouth corners", "eyes", "ey
          "jaw", "face", "head", "hair")
 SIDED_PARTS = ("eyes", "eyebrows", "mouth corners")
 AMOUNTS = {"slight": 0.5, "default": 1.0, "large": 2.0}
+TURNS_AND_MOVES = ("move_left", "move_right", "turn_left", "turn_right")
 
 # word -> (action, strength). Verbs (2) beat particles and adverbs (1): "open up" is open.
 _ACTION_WORDS: dict[str, tuple[str, int]] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_CLAUSE = re.compile(r"\s*(?:[,;.!?]|\bbut\b|\bthen\b|\band\b)\s*")
+_CLAUSE = re.compile(r"\s*(?:[,;.!?]|\s-{1,2}\s|[\u2013\u2014]|\bbut\b|\bthen\b|\band\b)\s*")
 _CUES = {"not", "never"}
 _COPULAS = {"be", "is", "are", "was", "were", "look", "looks", "seem", "seems", "feel", "feels", "appear", "appears",
             "need", "needs", "have", "has", "enough", "like", "too", "so", "that", "as", "quite", "very"}
@@ -25,7 +25,10 @@ _INSTEAD_OF = re.compile(r"\b(?:instead of|rather than)\b")
 _UNCHANGED = r"(?:exactly |just )?(?:alone|as it is|as they are|as is|untouched|unchanged|the same|the way (?:it is|they are))"
 _REFUSALS = [(re.compile(r"\b(?:there is )?no need to\b"), "not"),
              (re.compile(rf"\b(?:leave|keep) (.+?) {_UNCHANGED}\b"), r"not touch \1"),
-             (re.compile(r"\bthe last thing (?:i|we) (?:want|need) is (?:for )?(.+?) to\b"), r"not \1")]
+             (re.compile(r"\bthe last thing (?:i|we) (?:want|need) is (?:for )?(.+?) to\b"), r"not \1"),
+             # "forget the eyes, lower the chin": a part set aside before what is asked instead
+             (re.compile(r"^(?:forget(?: about)?|never mind|skip) ((?:the|her|his|their) [a-z ]+?)\s*(?=[,;]|\s-)"),
+              r"not touch \1")]
 # Suggestions that carry a "not" without refusing anything: "why not smile", "why do not you smile".
 _SUGGESTION = re.compile(r"\bwhy (?:do not (?:you|we) |not )")
 
@@ -86,3 +89,13 @@ def split_clauses(text: str) -> Clauses:
 def _content_sentence(words: list[str]) -> list[str]:
     """The asked words, or nothing if they are only lead-ins ("do", "please")."""
     return words if _content(words) else []
+
+
+def contrast_clause(text: str) -> str | None:
+    """The clause after the last "but" when words come before it: in "her hair is a mess but
+    close her mouth" (or "the lighting is fine, but the nose needs to be smaller") the request is
+    what follows "but". The parser uses it only when it reads as a complete edit on its own."""
+    head, sep, tail = text.rpartition(" but ")
+    if not sep or len(head.split()) < 2 or not _content(tail.split()):
+        return None
+    return tail.strip(" ,.!?")

@@ -10,6 +10,7 @@ that grows with word length and a first letter that must match (or be swapped wi
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 MAX_CHARS = 300
@@ -39,7 +40,13 @@ def tidy(text: str) -> str:
     """Lower case, unify quotes and spaces; keeps digits and the punctuation coordinates use."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     text = text.lower().replace("\u2192", " -> ")
+    text = "".join(" " if _is_emoji(c) else c for c in text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _is_emoji(c: str) -> bool:
+    """Pictographs, their variation selectors and skin tones: decoration, never a command word."""
+    return unicodedata.category(c) == "So" or "\ufe00" <= c <= "\ufe0f" or "\U0001f3fb" <= c <= "\U0001f3ff"
 
 
 def strip_fillers(text: str) -> str:

@@ -21,14 +21,16 @@ from .atlas import Atlas, load_atlas
 from .canonical import canonical
 from .command import Command, unknown
 from .coordinates import looks_like_coordinates, read_coordinates
+from .corrections import corrected, split_correction
 from .embeddings import SentenceEncoder
 from .grammar import MESSAGES, check_range, parse_explicit, parse_settings
 from .grounding import face_frame, ground, mask_region, part_points, subject_side
 from .hints import INTERFACES, NO_FACE, Hints
 from .intent_model import IntentModel, Reading
-from .intents import OPPOSITE, PART_DEPENDENT, UNSUPPORTED, Intent, finish, parse_intent, prepare, repeat_request, rule_intent
+from .intents import (OPPOSITE, PART_DEPENDENT, TURNS_AND_MOVES, UNSUPPORTED, Intent, finish, parse_intent, prepare,
+                      repeat_request, rule_intent)
 from .landmarks import FaceLandmarks, as_rgb_uint8
-from .negation import split_clauses
+from .negation import contrast_clause, split_clauses
 from .normalize import MAX_CHARS, expand_contractions, tidy
 from .subjects import absent_subject
 
@@ -39,7 +41,6 @@ _NO_DETAIL = (None, 1.0, {}, [])
 DEFAULT_SUGGESTIONS = ["open the mouth", "raise the eyebrows", "close her left eye", "smile",
                        "drag 120,88 to 120,70", "help"]
 APP_COMMANDS = ("undo", "redo", "reset", "cancel", "help", "quit", "history")
-TURNS_AND_MOVES = ("move_left", "move_right", "turn_left", "turn_right")
 # The part that does an action people name on the whole face ("turn his face", "a smiling face").
 _DOER = {("face", "turn_left"): "head", ("face", "turn_right"): "head", ("face", "smile"): "mouth",
          ("face", "frown"): "mouth"}
@@ -62,9 +63,16 @@ def describe(intent: Intent) -> str:
     return f"{verb} the {part}{' ' + direction if direction else ''}{amount}"
 
 
+def spoken_path(raw: str) -> str:
+    """A file name said aloud written out: "headshot underscore final dot png" -> "headshot_final.png"."""
+    text = re.sub(r"\s+underscore\s+", "_", raw, flags=re.I)
+    text = re.sub(r"\s+(?:dash|hyphen)\s+", "-", text, flags=re.I)
+    return re.sub(r"\s+dot\s+(png|jpe?g|webp|tiff?|bmp|gif)\b", r".\1", text, flags=re.I)
+
+
 def save_path(raw: str) -> str | None:
     """The file named at the end of a save request, as typed (case kept), or None."""
-    words = raw.strip().rstrip(".!?").split()
+    words = spoken_path(raw).strip().rstrip(".!?").split()
     if not words:
         return None
     last = words[-1].strip("\"'")
@@ -167,6 +175,14 @@ class CommandParser:
         explicit = read_coordinates(form) if looks_like_coordinates(form) else parse_explicit(text, form)
         if explicit is not None:
             return self._finish_explicit(explicit, image)
+        correction = split_correction(tidy(text))
+        if correction is not None:
+            said, fix_text = correction
+            fix_form = canonical(fix_text)
+            fix = rule_intent(prepare(fix_form))
+            if fix.complete:  # "widen the mouth *lips, widen the lips": the correction says it all
+                return self._parse_words(fix_text, fix_form, image)
+            return self._parse_words(said, canonical(said), image, fix)
         return self._parse_words(text, form, image)
 
     def _finish_explicit(self, cmd: Command, image: np.ndarray | None) -> Command:
@@ -212,7 +228,8 @@ class CommandParser:
     def _read(self, texts: list[str]) -> list[dict[str, Reading]]:
         return self.model.read(texts) if self.model is not None else [{} for _ in texts]
 
-    def _parse_words(self, raw: str, form: str, image: np.ndarray | None) -> Command:
+    def _parse_words(self, raw: str, form: str, image: np.ndarray | None, fix: Intent | None = None) -> Command:
+        """The command in words; `fix`: what a self-correction after these words names instead."""
         tokens = prepare(form)
         repeat = repeat_request(tokens)
         if repeat:
@@ -223,13 +240,19 @@ class CommandParser:
         clauses = split_clauses(form)
         if not clauses.asked and not clauses.refused:
             clauses.asked = form
+        contrast = contrast_clause(form) if clauses.asked else None
+        if contrast is not None and split_clauses(contrast).refused:
+            contrast = None
         texts = [clauses.asked] if clauses.asked else []
+        texts += [contrast] if contrast else []
         texts += clauses.refused[:1]
         readings = self._read(texts)
         refused = readings[-1] if clauses.refused else None
         if not clauses.asked:
             return self._refusal(clauses.refused[0], refused)
         reading = readings[0]
+        if contrast is not None and self._complete_edit(contrast, readings[1]):
+            clauses.asked, reading = contrast, readings[1]
         intent_name = reading["intent"].label if reading else "edit"
         if reading and reading["intent"].p < MIN_INTENT_P:
             intent_name = None
@@ -247,6 +270,8 @@ class CommandParser:
             return self._setting(intent_name, form, reading, image)
         refused_part = refused["part"].label if refused else None
         intent = self._edit_intent(clauses.asked, reading, refused_part)
+        if fix is not None:
+            intent = finish(corrected(intent, fix), self.last_part)
         if subject and intent.complete:
             self._lost = False
             return unknown(f"there is no {subject} in the picture: I can only edit the face that is shown",
@@ -256,6 +281,12 @@ class CommandParser:
         if not intent.complete:
             return self._not_understood(intent, reading)
         return self._edit_command(intent, image)
+
+    def _complete_edit(self, text: str, reading: dict[str, Reading]) -> bool:
+        """Does `text` alone ask for a whole edit (the model says edit and an action and part are read)?"""
+        if reading and (reading["intent"].label != "edit" or reading["intent"].p < MIN_INTENT_P):
+            return False
+        return self._edit_intent(text, reading, None).complete
 
     def _edit_intent(self, asked: str, reading: dict[str, Reading], antecedent: str | None) -> Intent:
         """Action and part from the model; sides, amounts, pixels and directions from the rules."""

@@ -102,6 +102,10 @@ class GrammarChoice:
     unlikely. Fitted on fresh batch 5; `margin_unread` was 10 until fresh batch 6, where the
     extra 4 nats only ever turned a misheard command into a wrong edit ("tilt the head to the
     left" -> "Make the nose smaller.", 6.3 nats below) instead of asking again (docs/speech.md).
+    A sentence under `min_token_ratio` of a complete greedy transcript's tokens leaves most of
+    the audio unexplained, however likely its few tokens are: on fresh batch 8 long complaints
+    ("the eyebrows are sitting too high on her forehead") came back as "Redo." and "Make the nose
+    smaller.".
     """
 
     enabled: bool = True
@@ -110,6 +114,7 @@ class GrammarChoice:
     margin_read: float = 2.0
     uncertainty_scale: float = 1.5
     min_mean_logprob: float = -2.5
+    min_token_ratio: float = 0.5
     language: GrammarConfig = field(default_factory=GrammarConfig)
 
     def floor(self, greedy_total: float, readable: bool) -> float:
@@ -288,6 +293,8 @@ class Transcriber:
                               choice.beam, max_tokens, floor, primed):
             if h.score < floor or h.score / (h.tokens + 1) < choice.min_mean_logprob:
                 return None
+            if greedy.complete and h.tokens < choice.min_token_ratio * greedy.tokens:
+                continue
             text = normalise_transcript(h.text)
             if text.lower() != greedy_text.lower() and understood(text):
                 if readable and adds_to is not None and not adds_to(text, greedy_text):

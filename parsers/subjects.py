@@ -19,11 +19,13 @@ she he her him his hers they them their someone somebody everyone she's he's por
 wife husband friend mom mum dad mother father sister brother son daughter grandma grandpa aunt uncle boyfriend
 girlfriend partner teenager teen adult player actor actress singer customer client user face picture photo image
 left right one other this that what who where there here how everything nothing something""".split())
-_POSSESSOR = re.compile(r"\b([a-z]+)(?:'s|s')\s+(?:[a-z]+\s+){0,2}?([a-z]+)")
+# A possessor counts only with a body word among the next three words: "the lion's (big) mouth",
+# not "the lighting's fine" (a contraction of "is").
+_POSSESSOR = re.compile(r"\b([a-z]+)(?:'s|s')\s+((?:[a-z]+\s*){1,3})")
 _OF_THE = re.compile(r"\b(?:of|on) (?:the|a|that|this) ([a-z]+)\b")
-# "make the cat smile", "make a dog smile"; "have" only with a definite object: "if you have a
-# moment" has no subject in it.
-_CAUSATIVE = re.compile(r"\b(?:(?:make|let|get) (?:the|a|that|this)|have (?:the|that|this)) ([a-z]+)\b")
+# "make the cat smile", "make a dog smile"; "have" and "get" only with a definite object: "if you
+# have a moment" and "when you get a chance" have no subject in them.
+_CAUSATIVE = re.compile(r"\b(?:(?:make|let) (?:the|a|that|this)|(?:get|have) (?:the|that|this)) ([a-z]+)\b")
 # Something placed relative to the person ("the window behind her") is scenery, not a face part.
 _SCENERY = re.compile(r"\b(?:the|a|that|this) ([a-z]+) (?:behind|beside|next to|in front of|above|below|near|around) "
                       r"(?:her|him|them|the person|the woman|the man)\b")
@@ -41,7 +43,8 @@ def absent_subject(text: str, raw: str = "") -> str | None:
     candidates = [m.group(1) for m in _OF_THE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
     candidates += [m.group(1) for m in _CAUSATIVE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
     candidates += [m.group(1) for m in _SCENERY.finditer(text)]
-    possessors = [m.group(1) for m in _POSSESSOR.finditer(text)]
+    body = _part_words() | _BODY
+    possessors = [m.group(1) for m in _POSSESSOR.finditer(text) if set(m.group(2).split()) & body]
     for word in possessors + candidates:
         if word in PEOPLE or word in names or word in _part_words():
             continue
@@ -51,6 +54,9 @@ def absent_subject(text: str, raw: str = "") -> str | None:
 
 # Words of the app's data that, after "of the" or "make the", still name someone else.
 _BEINGS = frozenset("cat dog lion horse bird statue robot doll monkey tiger bear fish baby".split()) - PEOPLE
+# Body words beyond the app's parts, which other beings have: "the horse's ears".
+_BODY = frozenset("ear ears tail paw paws whiskers beak snout muzzle mane fur teeth tooth tongue forehead cheek "
+                  "horns horn wings wing trunk".split())
 
 
 def _part_words() -> frozenset[str]:

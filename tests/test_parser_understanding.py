@@ -57,6 +57,8 @@ def test_misspelt_commands(parser, text, kind):
     ("(14;22) to (14;31)", [(14, 22)], [(14, 31)]),
     ("grab seventy by eighty five and drop it at seventy by seventy five", [(70, 85)], [(70, 75)]),
     ("move 40,30 by 8 pixels down", [(40, 30)], [(40, 38)]),
+    ("pull row 12 column 40 to row 20 column 40", [(40, 12)], [(40, 20)]),
+    ("shift 50,60 by [4,-2]", [(50, 60)], [(54, 58)]),
 ])
 def test_coordinates_said_any_way(parser, text, handles, targets):
     cmd = parse(parser, text)
@@ -67,6 +69,7 @@ def test_coordinates_without_dragging_set_the_points(parser):
     cmd = parse(parser, "place handle [12,48] and target [20,48] without dragging")
     assert (cmd.command, cmd.handles, cmd.targets) == ("points", [(12, 48)], [(20, 48)])
     assert read_coordinates(canonical("drag 12,48 to 20,48 but don't run it yet")).command == "points"
+    assert read_coordinates(canonical("handle at 5,5 and target at 9,5, hold off on dragging")).command == "points"
 
 
 def test_coordinates_that_cannot_pair_are_refused_not_guessed():
@@ -141,6 +144,53 @@ def test_subjects_not_in_the_picture_are_named_not_edited(parser, text, subject)
     cmd = parse(parser, text, skimage_data.astronaut())
     assert cmd.command == "unknown" and not cmd.handles
     assert f"no {subject} in the picture" in cmd.message
+
+
+@pytest.mark.parametrize("text, action, part, side, amount", [
+    ("close the mouth, no wait, the eyes", "close", "eyes", "both", 1.0),
+    ("turn the head left, scratch that, to the right", "turn_right", "head", None, 1.0),
+    ("raise the right eyebrow, sorry, I meant the left one", "raise", "eyebrows", "left", 1.0),
+    ("open the mouth a lot, well, not a lot, a little", "open", "mouth", None, 0.5),
+    ("make the chin smaller, actually no, bigger", "enlarge", "chin", None, 1.0),
+    ("lower the eyebrows *raise the eyebrows", "raise", "eyebrows", "both", 1.0),
+])
+def test_a_self_correction_replaces_what_it_names(parser, text, action, part, side, amount):
+    cmd = parse(parser, text)
+    assert (cmd.command, cmd.action, cmd.part, cmd.side, cmd.amount) == ("drag", action, part, side, amount)
+
+
+def test_correction_markers_are_read_only_between_clauses():
+    from parsers.corrections import split_correction
+
+    assert split_correction("open the eyes - no wait, the mouth") == ("open the eyes", "the mouth")
+    assert split_correction("i mean, open the mouth") is None  # a lead-in, not a correction
+    assert split_correction("no mask") is None and split_correction("scratch that") is None
+
+
+@pytest.mark.parametrize("text, action, part", [
+    ("the sky was grey and her fringe is a mess but open her eyes a little", "open", "eyes"),
+    ("the colours are fine, but his chin needs to be shorter", "raise", "chin"),
+    ("forget the mouth, raise the eyebrows", "raise", "eyebrows"),
+    ("never mind the nose -- close the eyes", "close", "eyes"),
+])
+def test_only_the_clause_that_asks_is_done(parser, text, action, part):
+    """After "but" comes the request; a part set aside first ("forget the mouth, ...") is not edited."""
+    cmd = parse(parser, text)
+    assert (cmd.command, cmd.action, cmd.part) == ("drag", action, part)
+
+
+def test_decorations_and_dictated_punctuation_say_nothing(parser):
+    assert canonical("smile 😀 lol") == "smile"
+    assert canonical("raise the chin a lil") == "raise the chin a little"
+    cmd = parse(parser, "close the eyes a lot exclamation mark")
+    assert (cmd.action, cmd.part, cmd.amount) == ("close", "eyes", 2.0)
+    assert parse(parser, "save it as beach underscore day dot jpg").path == "beach_day.jpg"
+
+
+def test_contractions_and_idioms_are_not_absent_subjects():
+    assert absent_subject(canonical("the background's fine, widen the nose")) is None
+    assert absent_subject(canonical("when you get a minute, close her mouth")) is None
+    assert absent_subject(canonical("make the horse's ears smaller")) == "horse"
 
 
 @pytest.mark.parametrize("candidate, heard, replaces", [

@@ -4,8 +4,9 @@ A narrow network trained for hours on this CPU stalls in quality long before a w
 but a wide one trained from scratch repeats those hours. Widening (the Net2Net idea) keeps them:
 every old channel keeps its weights, the new channels start from the fresh network's random
 initialisation, and the weights that carry a new input channel into an old output are zero, so
-the widened networks draw exactly the same images and give exactly the same logits until the
-first optimiser step; from there the new channels learn.
+the widened networks draw exactly the same images and give the same logits until the first
+optimiser step (unless the 4x4 features widen: D's minibatch-stddev statistic averages over all
+of them); from there the new channels learn.
 
 Two details make the result exact and the continued training sane:
 - Equalised learning rate scales a weight by 1 / sqrt(fan-in) at run time (`weight_gain`). A

@@ -30,8 +30,26 @@ def expand_abbreviations(text: str) -> str:
     return pattern.sub(lambda m: table[m.group(1)], text)
 
 
+# A simile that ends a clause says "a lot": "eyes like saucers", "open up like a cave", "a grin as
+# wide as the Cheshire cat's". It must go before the fillers, which drop a lone "like". Comparisons
+# with a state of the picture ("like before", "as it was") are not similes.
+_SIMILE = re.compile(r"\b(?:like (?:a |an )?(?!(?:before|this|that|it|them|earlier|the original|normal|usual)\b)[a-z']+"
+                     r"|as [a-z]+ as (?:a |an |the )?(?!(?:before|it|they|possible|you|i|that|this)\b)[a-z']+(?: [a-z']+)?)"
+                     r"(?=\s*(?:[,.!?;]|$))")
+
+
+# An amount said outright wins: "slim the nose down a little, like a ballerina's".
+_SAID_AMOUNT = re.compile(r"\b(?:a little|a bit|slightly|a tad|a touch|a smidge|barely|somewhat|a lot|much)\b")
+
+
+def similes_as_amounts(text: str) -> str:
+    if _SAID_AMOUNT.search(text):
+        return text
+    return _SIMILE.sub(lambda m: f"{m.group(0)} a lot", text)
+
+
 def canonical(text: str) -> str:
-    """Tidy, chat spellings and spoken numbers spelt out, typo repair, then fillers and polite
-    wrappers removed."""
+    """Tidy, chat spellings and spoken numbers spelt out, typo repair, similes as "a lot", then
+    fillers and polite wrappers removed."""
     text = repair_typos(words_to_numbers(expand_abbreviations(tidy(text))))
-    return strip_fillers(expand_contractions(text))
+    return strip_fillers(expand_contractions(similes_as_amounts(text)))

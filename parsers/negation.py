@@ -26,6 +26,15 @@ _UNCHANGED = r"(?:exactly |just )?(?:alone|as it is|as they are|as is|untouched|
 _REFUSALS = [(re.compile(r"\b(?:there is )?no need to\b"), "not"),
              (re.compile(rf"\b(?:leave|keep) (.+?) {_UNCHANGED}\b"), r"not touch \1"),
              (re.compile(r"\bthe last thing (?:i|we) (?:want|need) is (?:for )?(.+?) to\b"), r"not \1"),
+             (re.compile(r"\bthe last thing (?:i|we|you) (?:would|should|will|could) (?:ever )?(?:do|want) is (?:to )?"),
+              "not "),
+             # "under no circumstances should the nose be shrunk": a passive refusal, said actively
+             (re.compile(r"\b(?:under no circumstances|on no account|in no way|by no means),? (?:\([^)]*\) )?"
+                         r"(?:should|must|may|is|are) "
+                         r"(.+?) (?:to )?be\b"), r"not \1"),
+             (re.compile(r"\b(?:under no circumstances|on no account|in no way|by no means),? (?:\([^)]*\) )?"
+                         r"(?:should|must|may) "
+                         r"(?:you |we )?"), "not "),
              # "forget the eyes, lower the chin": a part set aside before what is asked instead
              (re.compile(r"^(?:forget(?: about)?|never mind|skip) ((?:the|her|his|their) [a-z ]+?)\s*(?=[,;]|\s-)"),
               r"not touch \1")]
@@ -92,10 +101,15 @@ def _content_sentence(words: list[str]) -> list[str]:
 
 
 def contrast_clause(text: str) -> str | None:
-    """The clause after the last "but" when words come before it: in "her hair is a mess but
-    close her mouth" (or "the lighting is fine, but the nose needs to be smaller") the request is
-    what follows "but". The parser uses it only when it reads as a complete edit on its own."""
-    head, sep, tail = text.rpartition(" but ")
-    if not sep or len(head.split()) < 2 or not _content(tail.split()):
+    """The clause after the last "but", ", so" or sentence end when words come before it: in "her
+    hair is a mess but close her mouth", "the lighting is fine, but the nose needs to be smaller",
+    "he's frowning in it, the poor dear, so could you make him smile" or "the mouth is still shut.
+    open it." the request is what follows. The parser uses it only when it reads as a complete edit
+    on its own."""
+    cut, sep = max((text.rfind(sep), sep) for sep in (" but ", ", so ", ". ", "! ", "? "))
+    if cut < 0:
+        return None
+    head, tail = text[:cut], text[cut + len(sep):]
+    if len(head.split()) < 2 or not _content(tail.split()):
         return None
     return tail.strip(" ,.!?")

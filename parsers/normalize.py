@@ -36,10 +36,15 @@ _CONTRACTIONS = {"don't": "do not", "dont": "do not", "doesn't": "does not", "sh
                  "i'd": "i would", "wouldn't": "would not", "didn't": "did not", "aren't": "are not"}
 
 
+# Right-pointing arrows of every shape ("→", "⇒", "⟶", "➜", "➡"): one "->" (some are
+# pictographs, so this runs before those are dropped). Left arrows are not guessed at.
+_ARROWS = re.compile("[\u2192\u21a6\u21d2\u21e8\u21fe\u27f6\u27f9\u2794\u279c\u279d\u279e\u27a1\u2b95]")
+
+
 def tidy(text: str) -> str:
     """Lower case, unify quotes and spaces; keeps digits and the punctuation coordinates use."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
-    text = text.lower().replace("\u2192", " -> ")
+    text = _ARROWS.sub(" -> ", text.lower())
     text = "".join(" " if _is_emoji(c) else c for c in text)
     return re.sub(r"\s+", " ", text).strip()
 

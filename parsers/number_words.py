@@ -23,7 +23,7 @@ NUMBER_WORDS = set(UNITS) | set(TEENS) | set(TENS) | set(SCALES)
 _TOKEN = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*|\d+|\S|\s+")
 # After the words are digits: "0 point 0 0 2", "point 0 0 5" (a leading zero says it is a
 # fraction), "2 point 5"; each digit after "point" was said on its own.
-_DECIMAL = re.compile(r"(?:(?<![\d,.])(\d+) |(?<![\d,.] )(?<![\d,.])(?=point 0))point((?: \d(?![\d.,]))+)")
+_DECIMAL = re.compile(r"(?:(?<![\d,.])(\d+) |(?<![\d,.] )(?<![\d,.])(?=point 0))point((?: \d(?![\d,]|\.\d))+)")
 
 
 def _two_digit(words: list[str], i: int) -> tuple[int, int] | None:

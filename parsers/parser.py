@@ -173,6 +173,10 @@ class CommandParser:
         if not form.strip(" ,.!?"):
             return unknown("nothing to do: say an edit or a command", DEFAULT_SUGGESTIONS)
         explicit = read_coordinates(form) if looks_like_coordinates(form) else parse_explicit(text, form)
+        if explicit is not None and explicit.command == "unknown":
+            worded = self._parse_words(text, form, image)  # stray numbers ("score 3-2, she turns her head")
+            if worded.part is not None or worded.command in APP_COMMANDS:
+                return worded
         if explicit is not None:
             return self._finish_explicit(explicit, image)
         correction = split_correction(tidy(text))
@@ -251,8 +255,11 @@ class CommandParser:
         if not clauses.asked:
             return self._refusal(clauses.refused[0], refused)
         reading = readings[0]
-        if contrast is not None and self._complete_edit(contrast, readings[1]):
+        named = reading["part"].label if reading else None  # "the mouth is still shut. open it": "it"
+        if contrast is not None and self._complete_edit(contrast, readings[1], named):
             clauses.asked, reading = contrast, readings[1]
+        else:
+            named = None
         intent_name = reading["intent"].label if reading else "edit"
         if reading and reading["intent"].p < MIN_INTENT_P:
             intent_name = None
@@ -269,7 +276,7 @@ class CommandParser:
         if intent_name not in ("edit", "none", None):
             return self._setting(intent_name, form, reading, image)
         refused_part = refused["part"].label if refused else None
-        intent = self._edit_intent(clauses.asked, reading, refused_part)
+        intent = self._edit_intent(clauses.asked, reading, refused_part or named)
         if fix is not None:
             intent = finish(corrected(intent, fix), self.last_part)
         if subject and intent.complete:
@@ -282,11 +289,12 @@ class CommandParser:
             return self._not_understood(intent, reading)
         return self._edit_command(intent, image)
 
-    def _complete_edit(self, text: str, reading: dict[str, Reading]) -> bool:
-        """Does `text` alone ask for a whole edit (the model says edit and an action and part are read)?"""
+    def _complete_edit(self, text: str, reading: dict[str, Reading], antecedent: str | None = None) -> bool:
+        """Does `text` alone ask for a whole edit (the model says edit and an action and part are read;
+        "it" is `antecedent`, the part the whole sentence names)?"""
         if reading and (reading["intent"].label != "edit" or reading["intent"].p < MIN_INTENT_P):
             return False
-        return self._edit_intent(text, reading, None).complete
+        return self._edit_intent(text, reading, antecedent).complete
 
     def _edit_intent(self, asked: str, reading: dict[str, Reading], antecedent: str | None) -> Intent:
         """Action and part from the model; sides, amounts, pixels and directions from the rules."""

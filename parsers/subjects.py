@@ -22,7 +22,9 @@ left right one other this that what who where there here how everything nothing 
 # A possessor counts only with a body word among the next three words: "the lion's (big) mouth",
 # not "the lighting's fine" (a contraction of "is").
 _POSSESSOR = re.compile(r"\b([a-z]+)(?:'s|s')\s+((?:[a-z]+\s*){1,3})")
-_OF_THE = re.compile(r"\b(?:of|on) (?:the|a|that|this) ([a-z]+)\b")
+# "the eyebrows of the statue", "the eyes on that doll": only after a body word ("mistake 47 of the
+# day", "the party of the first part" name no one).
+_OF_THE = re.compile(r"\b([a-z]+) (?:of|on) (?:the|a|that|this) ([a-z]+)\b")
 # "make the cat smile", "make a dog smile"; "have" and "get" only with a definite object: "if you
 # have a moment" and "when you get a chance" have no subject in them.
 _CAUSATIVE = re.compile(r"\b(?:(?:make|let) (?:the|a|that|this)|(?:get|have) (?:the|that|this)) ([a-z]+)\b")
@@ -40,10 +42,11 @@ def absent_subject(text: str, raw: str = "") -> str | None:
     """The subject named in `text` (canonical) that is not a person in the picture, or None."""
     names = _names(raw)
     known = app_words()
-    candidates = [m.group(1) for m in _OF_THE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
+    body = _part_words() | _BODY
+    candidates = [m.group(2) for m in _OF_THE.finditer(text)
+                  if m.group(1) in body and (m.group(2) not in known or m.group(2) in _BEINGS)]
     candidates += [m.group(1) for m in _CAUSATIVE.finditer(text) if m.group(1) not in known or m.group(1) in _BEINGS]
     candidates += [m.group(1) for m in _SCENERY.finditer(text)]
-    body = _part_words() | _BODY
     possessors = [m.group(1) for m in _POSSESSOR.finditer(text) if set(m.group(2).split()) & body]
     for word in possessors + candidates:
         if word in PEOPLE or word in names or word in _part_words():

@@ -179,6 +179,59 @@ def test_only_the_clause_that_asks_is_done(parser, text, action, part):
     assert (cmd.command, cmd.action, cmd.part) == ("drag", action, part)
 
 
+@pytest.mark.parametrize("text, action, part", [
+    ("he looks grumpy in it, the poor dear, so could you make him smile", "smile", "mouth"),
+    ("my sister had such bright eyes back then, so open her eyes up for me", "open", "eyes"),
+])
+def test_the_request_after_so_is_done(parser, text, action, part):
+    cmd = parse(parser, text)
+    assert (cmd.command, cmd.action, cmd.part) == ("drag", action, part)
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("make her eyes like saucers", 2.0), ("let the eyebrows shoot up like rockets", 2.0),
+    ("open the mouth as wide as a barn door", 2.0), ("raise the eyebrows ein bisschen", 0.5),
+    ("open the mouth un poco", 0.5), ("lower the chin a huge amount", 2.0), ("open the mouth like before", 1.0),
+])
+def test_similes_and_other_languages_say_how_much(parser, text, amount):
+    assert parse(parser, text).amount == amount
+
+
+def test_similes_become_amounts_only_at_the_end_of_a_clause():
+    from parsers.canonical import similes_as_amounts
+
+    assert similes_as_amounts("eyes like saucers, please") == "eyes like saucers a lot, please"
+    assert similes_as_amounts("smile like you mean it now") == "smile like you mean it now"
+    assert similes_as_amounts("open it as wide as possible") == "open it as wide as possible"
+
+
+@pytest.mark.parametrize("text", ["the last thing I'd do is widen the jaw",
+                                  "under no circumstances (see rule 3.1) should the nose be shrunk",
+                                  "on no account should you close her eyes"])
+def test_emphatic_refusals_change_nothing(parser, text):
+    cmd = parse(parser, text)
+    assert cmd.command == "unknown" and "nothing changed" in cmd.message
+
+
+def test_stray_numbers_do_not_hide_a_worded_edit(parser):
+    """Scores, times and list numbers that look like half a coordinate fall back to the words."""
+    cmd = parse(parser, "top of the 9th, score 3-2, and she turns her head to the right")
+    assert (cmd.command, cmd.action) == ("drag", "turn_right")
+    assert parse(parser, "drag 10,20 to").command == "unknown"  # a real half coordinate still says so
+    assert parse(parser, "oh brilliant, mistake 47 of the day. undo, obviously").command == "undo"
+
+
+def test_typed_arrows_of_any_shape_are_arrows(parser):
+    for arrow in ("\u21d2", "\u2192", "\u279c", "\u27f6"):
+        cmd = parse(parser, f"[200, 210] {arrow} [200, 180]")
+        assert (cmd.command, cmd.handles, cmd.targets) == ("drag", [(200, 210)], [(200, 180)]), arrow
+
+
+def test_a_spoken_decimal_may_end_the_sentence():
+    assert canonical("step size point zero zero five.") == "step size 0.005"
+    assert canonical("lr two point five.") == "lr 2.5"
+
+
 def test_decorations_and_dictated_punctuation_say_nothing(parser):
     assert canonical("smile 😀 lol") == "smile"
     assert canonical("raise the chin a lil") == "raise the chin a little"

@@ -26,7 +26,7 @@ _UNCHANGED = r"(?:exactly |just )?(?:alone|as it is|as they are|as is|untouched|
 _REFUSALS = [(re.compile(r"\b(?:there is )?no need to\b"), "not"),
              (re.compile(rf"\b(?:leave|keep) (.+?) {_UNCHANGED}\b"), r"not touch \1"),
              (re.compile(r"\bthe last thing (?:i|we) (?:want|need) is (?:for )?(.+?) to\b"), r"not \1"),
-             (re.compile(r"\bthe last thing (?:i|we|you) (?:would|should|will|could) (?:ever )?(?:do|want) is (?:to )?"),
+             (re.compile(r"\bthe last thing (?:i|we|you) (?:(?:would|should|will|could) )?(?:ever )?(?:do|want) is (?:to )?"),
               "not "),
              # "under no circumstances should the nose be shrunk": a passive refusal, said actively
              (re.compile(r"\b(?:under no circumstances|on no account|in no way|by no means),? (?:\([^)]*\) )?"

@@ -117,7 +117,11 @@ class CommandParser:
         `heard` changes what happens in a way the audio can justify: never when the candidate
         reads as nothing ("I don't know." replacing a real request), nor when it reads as the same
         request with a detail dropped ("Open the mouth." for "A little bit, please, open her
-        mouth": the amount was heard). Without touching the context."""
+        mouth": the amount was heard), nor when the transcript names someone not in the picture
+        (the grammar has no possessors: "Raise the eyes." must not replace "raise the horse's
+        eyebrows"). Without touching the context."""
+        if absent_subject(canonical(heard), heard):
+            return False
         saved = (self.last_part, self.last_intent)
         try:
             said = self.parse(heard).to_json()

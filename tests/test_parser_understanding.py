@@ -252,6 +252,7 @@ def test_contractions_and_idioms_are_not_absent_subjects():
     ("Open the mouth.", "open the mouth", False),  # the same reading
     ("Lower the chin a tiny bit.", "Lower the chin of tiny lid.", True),  # adds the amount
     ("Raise the eyebrows.", "lower the eyebrows", True),  # another edit
+    ("Raise the eyes.", "Raise the horse's eyebrows", False),  # the grammar cannot say whose
 ])
 def test_a_grammar_sentence_replaces_a_readable_transcript_only_with_another_reading(parser, candidate, heard,
                                                                                    replaces):

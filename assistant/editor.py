@@ -62,7 +62,8 @@ class PendingPoints:
 
 
 def config_overrides(settings: dict[str, Any]) -> dict[str, Any]:
-    """The parser's settings words -> `DragConfig` fields (`steps` -> max_steps, `space` -> w_plus)."""
+    """The parser's settings words -> `DragConfig` fields (`steps` -> max_steps, `space` -> w_plus,
+    `mask_weight` -> lambda_mask)."""
     out: dict[str, Any] = {}
     for key, value in settings.items():
         if key == "steps":
@@ -71,6 +72,8 @@ def config_overrides(settings: dict[str, Any]) -> dict[str, Any]:
             out["w_plus"] = value == "w+"
         elif key == "lr":
             out["lr"] = float(value)
+        elif key == "mask_weight":
+            out["lambda_mask"] = float(value)
     return out
 
 

@@ -124,6 +124,8 @@ def main() -> int:
                     help="`edit --fit-steps`: inversion steps (default the editor's 400; 80 is the budget of "
                          "InversionConfig.fast())")
     ap.add_argument("--steps", type=int, default=None, help="drag step budget, said as 'steps N' before each command")
+    ap.add_argument("--say", action="append", default=[], metavar="SETTING",
+                    help="a drag setting said before each command, e.g. --say 'lr 0.005' --say 'mask weight 5'")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--command", action="append", choices=COMMANDS, dest="commands",
                     help="run only this command (repeatable; default all four)")
@@ -139,6 +141,7 @@ def main() -> int:
         extra += ["--fit-steps", str(args.fit_steps)]
     if args.steps is not None:
         extra.append(f"steps {args.steps}")
+    extra += args.say
     load_before = os.getloadavg()
     started = time.monotonic()
     runs = []
@@ -159,7 +162,7 @@ def main() -> int:
                     "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
         "model": args.model or "embedded",
         "model_kimg": model_kimg(Path(args.model) if args.model else default_model_path()),
-        "fit_steps": args.fit_steps, "drag_steps": args.steps,
+        "fit_steps": args.fit_steps, "drag_steps": args.steps, "said_before": args.say,
         "faces": [name for name, _ in faces],
         "canvas": asdict(CanvasConfig()),
         "per_command": {c: summarise([r for r in runs if r["command"] == c]) for c in commands},

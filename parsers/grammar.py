@@ -33,6 +33,9 @@ _STEPS_RE = re.compile(r"(?:set |use )?(?:the )?(?:max(?:imum)? )?(?:steps|itera
                        r"|(?:use |run )?(?P<n2>\d+) (?:steps|iterations)")
 _SPACE_RE = re.compile(r"(?:use |switch to |optimi[sz]e (?:in )?)?(?:the )?(?P<space>w\+|w plus|wplus|w|w space)(?: space)?")
 _LR_RE = re.compile(r"(?:set )?(?:the )?(?:lr|learning rate)(?: to| =|:|=)? (?P<v>\S+)")
+# How strongly what is outside the mask is held still (DragGAN's lambda, 20 by default).
+_MASK_WEIGHT_RE = re.compile(r"(?:set )?(?:the )?(?:mask (?:weight|strength)|lambda(?: mask)?)(?: to| =|:|=)? (?P<v>\S+)")
+MAX_MASK_WEIGHT = 1000.0
 _MASK_RE = re.compile(r"(?:only )?(?:mask|edit only|only edit|only change|restrict (?:it |edits )?to) (?P<what>.+)")
 _NOMASK_RE = re.compile(r"(?:no|clear|remove|drop) (?:the )?mask|unmask|mask (?:off|nothing|none)")
 _POINTS_RE = re.compile(r"(?:add |set |place )?(?:a |the )?(?P<kind>points?|handles?|targets?|clicks?)(?: at)?"
@@ -83,14 +86,14 @@ MESSAGES = {
     "cancel": "stop the running drag",
     "help": "say an edit ('open the mouth a little', 'raise her left eyebrow'), coordinates "
             "('drag 120,88 to 120,70'), or undo, redo, reset, stop, save [PATH], history, quit; "
-            "settings: 'steps 80', 'use w+', 'mask the mouth'",
+            "settings: 'steps 80', 'use w+', 'lr 0.005', 'mask weight 5', 'mask the mouth'",
     "quit": "quit",
     "history": "show the edit history",
 }
 
 
 def parse_settings(form: str) -> Command | None:
-    """`steps 80`, `use w+`, `lr 0.002`, `mask the mouth`, `no mask`; None if none matches."""
+    """`steps 80`, `use w+`, `lr 0.002`, `mask weight 5`, `mask the mouth`, `no mask`; None if none matches."""
     m = _STEPS_RE.fullmatch(form)
     if m:
         value = m.group("n") or m.group("n2")
@@ -110,6 +113,16 @@ def parse_settings(form: str) -> Command | None:
         if not 0 < lr <= 1:
             return unknown(f"the learning rate must be a number in (0, 1], not {m.group('v')!r}")
         return Command("settings", settings={"lr": lr}, message=f"learning rate {lr:g}")
+    m = _MASK_WEIGHT_RE.fullmatch(form)
+    if m:
+        try:
+            weight = float(m.group("v"))
+        except ValueError:
+            weight = -1.0
+        if not 0 <= weight <= MAX_MASK_WEIGHT:
+            return unknown(f"the mask weight must be a number from 0 to {MAX_MASK_WEIGHT:g}, not {m.group('v')!r}")
+        return Command("settings", settings={"mask_weight": weight},
+                       message=f"mask weight {weight:g}: how strongly the rest of the picture is held still")
     if _NOMASK_RE.fullmatch(form):
         return Command("settings", settings={"mask": None}, message="no mask: the whole image may change")
     m = _MASK_RE.fullmatch(form)

@@ -84,6 +84,9 @@ def test_settings(rules):
     assert rules.parse("use w+").settings == {"space": "w+"}
     assert rules.parse("use w").settings == {"space": "w"}
     assert rules.parse("lr 0.002").settings == {"lr": 0.002}
+    assert rules.parse("mask weight 5").settings == {"mask_weight": 5.0}
+    assert rules.parse("set the mask strength to 0.5").settings == {"mask_weight": 0.5}
+    assert rules.parse("mask weight -1").command == "unknown" and rules.parse("lambda lots").command == "unknown"
     assert rules.parse("no mask").settings == {"mask": None}
     cmd = rules.parse("mask the mouth")
     assert cmd.command == "settings" and cmd.settings == {"mask": "mouth"} and cmd.part == "mouth"

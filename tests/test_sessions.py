@@ -236,10 +236,11 @@ def test_settings_and_the_kept_mask_survive_resume(tiny_path, data_home):
     ed = Editor.open(str(tiny_path), seed=3)
     ed.apply(Command("settings", settings={"steps": 80}, message="steps 80"))
     ed.apply(Command("settings", settings={"lr": 0.004}, message="lr 0.004"))
+    ed.apply(Command("settings", settings={"mask_weight": 5.0}, message="mask weight 5"))
     region = {"polygon": [[4, 4], [28, 4], [28, 28], [4, 28]], "bbox": [4, 4, 28, 28]}
     ed.apply(Command("settings", settings={"mask": "mouth"}, mask=region, message="only the mouth"))
     again = Editor.resume(SessionStore.open(None))
-    assert again.config.max_steps == 80 and again.config.lr == 0.004
+    assert again.config.max_steps == 80 and again.config.lr == 0.004 and again.config.lambda_mask == 5.0
     assert again.mask_region == region
     ed.apply(drag("one", (10, 10), (16, 12)), text="one")
     assert Editor.resume(SessionStore.open(None)).config.max_steps == 80

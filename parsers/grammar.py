@@ -106,19 +106,13 @@ def parse_settings(form: str) -> Command | None:
         return Command("settings", settings={"space": space}, message=f"optimise in {space} space")
     m = _LR_RE.fullmatch(form)
     if m:
-        try:
-            lr = float(m.group("v"))
-        except ValueError:
-            lr = -1.0
+        lr = _number_or(m.group("v"), -1.0)
         if not 0 < lr <= 1:
             return unknown(f"the learning rate must be a number in (0, 1], not {m.group('v')!r}")
         return Command("settings", settings={"lr": lr}, message=f"learning rate {lr:g}")
     m = _MASK_WEIGHT_RE.fullmatch(form)
     if m:
-        try:
-            weight = float(m.group("v"))
-        except ValueError:
-            weight = -1.0
+        weight = _number_or(m.group("v"), -1.0)
         if not 0 <= weight <= MAX_MASK_WEIGHT:
             return unknown(f"the mask weight must be a number from 0 to {MAX_MASK_WEIGHT:g}, not {m.group('v')!r}")
         return Command("settings", settings={"mask_weight": weight},
@@ -129,6 +123,14 @@ def parse_settings(form: str) -> Command | None:
     if m:
         return Command("settings", settings={"mask": m.group("what")}, message=f"mask: {m.group('what')}")
     return None
+
+
+def _number_or(text: str, fallback: float) -> float:
+    """`text` as a float, or `fallback` when it is not a number (the caller's range check refuses it)."""
+    try:
+        return float(text)
+    except ValueError:
+        return fallback
 
 
 def _numbers_to_points(numbers: list[float], what: str) -> tuple[list[Point], str | None]:

@@ -172,18 +172,13 @@ def test_correction_markers_are_read_only_between_clauses():
     ("the colours are fine, but his chin needs to be shorter", "raise", "chin"),
     ("forget the mouth, raise the eyebrows", "raise", "eyebrows"),
     ("never mind the nose -- close the eyes", "close", "eyes"),
-])
-def test_only_the_clause_that_asks_is_done(parser, text, action, part):
-    """After "but" comes the request; a part set aside first ("forget the mouth, ...") is not edited."""
-    cmd = parse(parser, text)
-    assert (cmd.command, cmd.action, cmd.part) == ("drag", action, part)
-
-
-@pytest.mark.parametrize("text, action, part", [
     ("he looks grumpy in it, the poor dear, so could you make him smile", "smile", "mouth"),
     ("my sister had such bright eyes back then, so open her eyes up for me", "open", "eyes"),
+    ("great, the mouth is still shut. love that for me. open it.", "open", "mouth"),
 ])
-def test_the_request_after_so_is_done(parser, text, action, part):
+def test_only_the_clause_that_asks_is_done(parser, text, action, part):
+    """After "but", ", so" or the last full stop comes the request ("it" there is the part the
+    sentence named); a part set aside first ("forget the mouth, ...") is not edited."""
     cmd = parse(parser, text)
     assert (cmd.command, cmd.action, cmd.part) == ("drag", action, part)
 

@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 
 from .corpus import CORPUS_PATH
+from .intents import AMOUNTS, prepare, rule_intent
 from .normalize import expand_contractions, strip_fillers, tidy
 from .number_words import words_to_numbers
 from .vocabulary import repair_typos
@@ -38,12 +39,10 @@ _SIMILE = re.compile(r"\b(?:like (?:a |an )?(?!(?:before|this|that|it|them|earli
                      r"(?=\s*(?:[,.!?;]|$))")
 
 
-# An amount said outright wins: "slim the nose down a little, like a ballerina's".
-_SAID_AMOUNT = re.compile(r"\b(?:a little|a bit|slightly|a tad|a touch|a smidge|barely|somewhat|a lot|much)\b")
-
-
 def similes_as_amounts(text: str) -> str:
-    if _SAID_AMOUNT.search(text):
+    """An amount said outright (the rules' own amount words) wins: "slim the nose down a little,
+    like a ballerina's"."""
+    if rule_intent(prepare(text)).amount != AMOUNTS["default"]:
         return text
     return _SIMILE.sub(lambda m: f"{m.group(0)} a lot", text)
 

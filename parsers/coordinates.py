@@ -28,12 +28,18 @@ _TARGET_LABELS = {"target", "targets", "destination", "end", "goal"}
 _DIRECTIONS = {"up": (0, -1), "upward": (0, -1), "upwards": (0, -1), "higher": (0, -1), "down": (0, 1),
                "downward": (0, 1), "downwards": (0, 1), "lower": (0, 1), "left": (-1, 0), "leftward": (-1, 0),
                "leftwards": (-1, 0), "right": (1, 0), "rightward": (1, 0), "rightwards": (1, 0)}
+_AXIS_LINK = r"(?:=|:|is\s+|at\s+|of\s+)?\s*"
 # A point written "(14;22)", said "seventy by eighty five" (digits by then) or "row 40 column 30"
-# (the row is y): two numbers, one point.
+# (the row is y), or with its axes named ("x 40 y 50"): two numbers, one point.
 _PAIR_FORMS = [(re.compile(rf"([(\[]\s*{_NUM})\s*;\s*({_NUM}\s*[)\]])"), r"\1,\2"),
                (re.compile(rf"(?<![\d.,])(?<![\d.,] )({_NUM}) by ({_NUM})\b(?!\s*(?:px|pixels?)\b)"), r"\1,\2"),
                (re.compile(rf"\brow ({_NUM}),? (?:and )?col(?:umn)? ({_NUM})\b"), r"\2,\1"),
-               (re.compile(rf"\bcol(?:umn)? ({_NUM}),? (?:and )?row ({_NUM})\b"), r"\1,\2")]
+               (re.compile(rf"\bcol(?:umn)? ({_NUM}),? (?:and )?row ({_NUM})\b"), r"\1,\2"),
+               # "x 100 y 100", "x at 75 and y at 90", "x=40, y=50", "y 50 x 40"
+               (re.compile(rf"\bx\s*{_AXIS_LINK}({_NUM})\s*,?\s*(?:and\s+)?y\s*{_AXIS_LINK}({_NUM})\b"), r"\1,\2"),
+               (re.compile(rf"\by\s*{_AXIS_LINK}({_NUM})\s*,?\s*(?:and\s+)?x\s*{_AXIS_LINK}({_NUM})\b"), r"\2,\1"),
+               # "two drags: ...": a count of what follows, not a coordinate
+               (re.compile(rf"(?<![\d.,])(?<![\d.,] )\d+ (?:drags?|moves?|points?|pairs?)\s*(?=[:,\u2013\u2014-])"), "")]
 # "move 30,40 by (0,-6)": a point and an offset, i.e. a drag to the point plus the offset.
 _OFFSET = re.compile(rf"({_NUM})\s*,\s*({_NUM})\s*\)?\s+by\s+[(\[]\s*({_NUM})\s*,\s*({_NUM})\s*[)\]]")
 # "place the handle at ... and the target at ... without dragging": the points are set, not run.

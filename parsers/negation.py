@@ -38,8 +38,13 @@ _REFUSALS = [(re.compile(r"\b(?:there is )?no need to\b"), "not"),
              # "forget the eyes, lower the chin": a part set aside before what is asked instead
              (re.compile(r"^(?:forget(?: about)?|never mind|skip) ((?:the|her|his|their) [a-z ]+?)\s*(?=[,;]|\s-)"),
               r"not touch \1")]
-# Suggestions that carry a "not" without refusing anything: "why not smile", "why do not you smile".
-_SUGGESTION = re.compile(r"\bwhy (?:do not (?:you|we) |not )")
+# Suggestions and rhetorical questions that carry a "not" without refusing anything: "why not
+# smile", "why do not you smile", "who would not want her to smile more?", "would not her face
+# look better narrower?" (a question opened by a negated auxiliary and its subject).
+_SUGGESTIONS = [(re.compile(r"\bwhy (?:do not (?:you|we) |not )"), ""),
+                (re.compile(r"\bwho (?:would|could|does|do) not (?=(?:want|love|like|prefer|enjoy)\b)"), ""),
+                (re.compile(r"(^|[.!?;] )(would|could|should|is|are|was|will|can|might) not "
+                            r"(?=(?:her|his|their|the|it|this|that|they|you|we|she|he)\b)"), r"\1\2 ")]
 
 
 @dataclass
@@ -59,7 +64,8 @@ def _refusal(words: list[str]) -> tuple[list[str], list[str]] | None:
         after = words[k + 1] if k + 1 < len(words) else ""
         if before in _COPULAS or after in _COPULAS or before in ("should", "could", "would", "must") and after == "be":
             return None
-        return words[:k], words[k + 1:]
+        negated = words[k + 1:]
+        return words[:k], negated[1:] if negated[:1] == ["ever"] else negated
     return None
 
 
@@ -70,7 +76,8 @@ def _content(words: list[str]) -> list[str]:
 def split_clauses(text: str) -> Clauses:
     asked: list[str] = []
     refused: list[str] = []
-    text = _SUGGESTION.sub("", text)
+    for pattern, replacement in _SUGGESTIONS:
+        text = pattern.sub(replacement, text)
     for pattern, replacement in _REFUSALS:
         text = pattern.sub(replacement, text)
     m = _INSTEAD_OF.search(text)
@@ -81,17 +88,27 @@ def split_clauses(text: str) -> Clauses:
         text = " ".join([head] + pieces[1:])
     if re.match(r"^no\b\s*[,.!]", text):
         text = re.sub(r"^no\b\s*[,.!]\s*", "", text)
+    pending = False  # "never, ever widen the eyes": a cue said alone negates the clause after it
     for clause in _CLAUSE.split(text):
         words = clause.split()
+        if pending and _content(words):
+            refused.append(" ".join(w for w in words if w != "ever"))
+            pending = False
+            continue
         found = _refusal(words)
         if found is None:
             asked += words
             continue
         before, negated = found
+        if not negated and not _content(before):
+            pending = pending or not any(w not in _CUES | {"ever"} for w in before)
+            continue
+        if not negated:  # "weep not": the cue after its verb, as in older English
+            refused.append(" ".join(before))
+            continue
         if _content(before):
             asked += before
-        if negated:
-            refused.append(" ".join(negated))
+        refused.append(" ".join(negated))
     return Clauses(" ".join(_content_sentence(asked)), [r for r in refused if r])
 
 
@@ -100,16 +117,25 @@ def _content_sentence(words: list[str]) -> list[str]:
     return words if _content(words) else []
 
 
-def contrast_clause(text: str) -> str | None:
-    """The clause after the last "but", ", so" or sentence end when words come before it: in "her
-    hair is a mess but close her mouth", "the lighting is fine, but the nose needs to be smaller",
-    "he's frowning in it, the poor dear, so could you make him smile" or "the mouth is still shut.
-    open it." the request is what follows. The parser uses it only when it reads as a complete edit
-    on its own."""
-    cut, sep = max((text.rfind(sep), sep) for sep in (" but ", ", so ", ". ", "! ", "? "))
+@dataclass
+class Contrast:
+    """A sentence split before its last request: `head` the words before, `request` what follows."""
+
+    head: str
+    request: str
+    after_then: bool  # "first breathe, then undo": taken only when the head asks for nothing
+
+
+def contrast_clause(text: str) -> Contrast | None:
+    """The clause after the last "but", ", so", "then" or sentence end when words come before it:
+    in "her hair is a mess but close her mouth", "the lighting is fine, but the nose needs to be
+    smaller", "he's frowning in it, the poor dear, so could you make him smile", "the mouth is
+    still shut. open it." or "first breathe, then undo" the request is what follows. The parser
+    uses it only when it reads as a request on its own."""
+    cut, sep = max((text.rfind(sep), sep) for sep in (" but ", ", so ", ". ", "! ", "? ", " then "))
     if cut < 0:
         return None
-    head, tail = text[:cut], text[cut + len(sep):]
+    head, tail = text[:cut].strip(" ,"), text[cut + len(sep):]
     if len(head.split()) < 2 or not _content(tail.split()):
         return None
-    return tail.strip(" ,.!?")
+    return Contrast(head, tail.strip(" ,.!?"), sep == " then ")

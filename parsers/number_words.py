@@ -105,6 +105,37 @@ def _near_number(tokens: list[str], t: int) -> bool:
     return False
 
 
+def _digit_by_digit(flat: list[str], tokens: list[str], first: int, last: int, before: list[str]) -> bool:
+    """Digits said one by one make one number, as a dictating user reads "128" out: three or more
+    ("one two eight", "one one zero"), or two beside a spoken comma ("one two eight comma nine
+    six"). Two alone stay two numbers ("drag one two to three four"), and digits after the "point"
+    of a decimal stay digits ("two point five", "point zero zero five"; not "move point one two
+    eight"). `before`: the two words before the run."""
+    if len(flat) < 2 or not all(w in UNITS for w in flat):
+        return False
+    if before[-1:] == ["point"] and (flat[0] == "zero" or before[0][:1].isdigit() or before[0] in NUMBER_WORDS):
+        return False
+    if len(flat) >= 3:
+        return True
+    neighbours = [next((tokens[j] for j in range(first - 1, -1, -1) if not tokens[j].isspace()), ""),
+                  next((tokens[j] for j in range(last + 1, len(tokens)) if not tokens[j].isspace()), "")]
+    return "," in neighbours
+
+
+def _read_run(flat: list[str], digits: bool) -> list[str]:
+    """The numbers a run of number words says, as digit strings; [] if it does not read as numbers."""
+    if digits:
+        return [str(int("".join(str(UNITS[w]) for w in flat)))]
+    numbers, i = [], 0
+    while i < len(flat):
+        parsed = parse_number(flat, i)
+        if parsed is None:
+            return []
+        numbers.append(str(parsed[0]))
+        i = parsed[1]
+    return numbers
+
+
 def words_to_numbers(text: str) -> str:
     """Replace every run of spoken number words in `text` by digits; everything else is kept."""
     tokens = _TOKEN.findall(text)
@@ -136,15 +167,10 @@ def words_to_numbers(text: str) -> str:
         if flat == ["one"] and not _near_number(tokens, words[run[0]][0]):
             w = run[-1] + 1
             continue
-        numbers, i = [], 0
-        while i < len(flat):
-            parsed = parse_number(flat, i)
-            if parsed is None:
-                break
-            numbers.append(str(parsed[0]))
-            i = parsed[1]
-        if i == len(flat) and numbers:
-            first, last = words[run[0]][0], words[run[-1]][0]
+        first, last = words[run[0]][0], words[run[-1]][0]
+        before = [word for _, word in words[max(run[0] - 2, 0):run[0]]]
+        numbers = _read_run(flat, _digit_by_digit(flat, tokens, first, last, before))
+        if numbers:
             out[first] = " ".join(numbers)
             for t in range(first + 1, last + 1):
                 out[t] = ""

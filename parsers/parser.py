@@ -27,10 +27,10 @@ from .grammar import MESSAGES, check_range, parse_explicit, parse_settings
 from .grounding import face_frame, ground, mask_region, part_points, subject_side
 from .hints import INTERFACES, NO_FACE, Hints
 from .intent_model import IntentModel, Reading
-from .intents import (OPPOSITE, PART_DEPENDENT, TURNS_AND_MOVES, UNSUPPORTED, Intent, finish, parse_intent, prepare,
+from .intents import (AMOUNTS, OPPOSITE, PART_DEPENDENT, TURNS_AND_MOVES, UNSUPPORTED, Intent, finish, parse_intent, prepare,
                       repeat_request, rule_intent)
 from .landmarks import FaceLandmarks, as_rgb_uint8
-from .negation import contrast_clause, split_clauses
+from .negation import Contrast, contrast_clause, split_clauses
 from .normalize import MAX_CHARS, expand_contractions, tidy
 from .subjects import absent_subject
 
@@ -46,7 +46,8 @@ _DOER = {("face", "turn_left"): "head", ("face", "turn_right"): "head", ("face",
          ("face", "frown"): "mouth"}
 # Below this the intent model's answer is a guess: the parser says it did not understand.
 MIN_INTENT_P = 0.5
-_PATH = re.compile(r"(?:\b(?:as|to|into|in|called|named)\s+)?(?P<path>[~\w./\\-]*[./\\][~\w./\\-]*|\S+)\s*$")
+# A file name: a directory with a name after it ("results/out.png", "~/faces/a") or a name with an extension.
+_FILE = re.compile(r"^(?:(?:[~\w.-]*[/\\])+\w[\w.-]*|[~\w-][~\w.-]*\.[A-Za-z][A-Za-z0-9]{1,4})$")
 _NOT_PATHS = {"disk", "disc", "file", "a file", "it", "this", "that", "drive", "image", "picture", "result",
               "work", "copy", "version", "edit", "save", "now", "please", "out", "thanks"}
 _NUMBER = re.compile(r"(?<![\w.])\d*\.?\d+(?![\w.])")
@@ -71,13 +72,17 @@ def spoken_path(raw: str) -> str:
 
 
 def save_path(raw: str) -> str | None:
-    """The file named at the end of a save request, as typed (case kept), or None."""
+    """The file named in a save request, as typed (case kept), or None: a word with a file
+    extension or a directory anywhere ("save it as final_v3.png and let me sleep"), else the last
+    word after "as", "called" or "named"."""
     words = spoken_path(raw).strip().rstrip(".!?").split()
     if not words:
         return None
+    for word in words:
+        word = word.strip("\"',;:")
+        if _FILE.match(word):
+            return word
     last = words[-1].strip("\"'")
-    if any(c in last for c in "./\\~") and any(c.isalnum() for c in last):
-        return last
     if len(words) >= 3 and words[-2].lower() in ("as", "called", "named") and last.lower() not in _NOT_PATHS:
         return last
     return None
@@ -249,10 +254,10 @@ class CommandParser:
         if not clauses.asked and not clauses.refused:
             clauses.asked = form
         contrast = contrast_clause(form) if clauses.asked else None
-        if contrast is not None and split_clauses(contrast).refused:
+        if contrast is not None and split_clauses(contrast.request).refused:
             contrast = None
         texts = [clauses.asked] if clauses.asked else []
-        texts += [contrast] if contrast else []
+        texts += [contrast.request, contrast.head] if contrast else []
         texts += clauses.refused[:1]
         readings = self._read(texts)
         refused = readings[-1] if clauses.refused else None
@@ -260,9 +265,14 @@ class CommandParser:
             return self._refusal(clauses.refused[0], refused)
         reading = readings[0]
         named = reading["part"].label if reading else None  # "the mouth is still shut. open it": "it"
-        if contrast is not None and self._complete_edit(contrast, readings[1], named):
-            clauses.asked, reading = contrast, readings[1]
-        else:
+        head_amount = None
+        choice = self._contrast_choice(contrast, readings[1], readings[2], named) if contrast else None
+        if choice == "request":
+            clauses.asked, reading = contrast.request, readings[1]
+            head_amount = rule_intent(prepare(contrast.head)).amount  # "a little narrower? narrow it"
+        elif choice == "head":
+            clauses.asked, reading = contrast.head, readings[2]
+        if choice != "request":
             named = None
         intent_name = reading["intent"].label if reading else "edit"
         if reading and reading["intent"].p < MIN_INTENT_P:
@@ -281,17 +291,45 @@ class CommandParser:
             return self._setting(intent_name, form, reading, image)
         refused_part = refused["part"].label if refused else None
         intent = self._edit_intent(clauses.asked, reading, refused_part or named)
+        if head_amount is not None and intent.amount == AMOUNTS["default"]:
+            intent.amount = head_amount
         if fix is not None:
             intent = finish(corrected(intent, fix), self.last_part)
         if subject and intent.complete:
             self._lost = False
             return unknown(f"there is no {subject} in the picture: I can only edit the face that is shown",
                            [f"{describe(intent)}"])
-        if intent_name in ("none", None) and not (intent.complete and intent.source == "rules"):
-            return self._not_understood(intent, reading)
-        if not intent.complete:
+        understood = intent.complete and (intent_name not in ("none", None) or intent.source == "rules")
+        if not understood and clauses.refused:  # "never, ever widen the eyes, class": only the refusal means something
+            return self._refusal(clauses.refused[0], refused)
+        if not understood:
             return self._not_understood(intent, reading)
         return self._edit_command(intent, image)
+
+    def _contrast_choice(self, contrast: Contrast, request: dict[str, Reading], head: dict[str, Reading],
+                         antecedent: str | None) -> str | None:
+        """Which part of a split sentence is the request: "request" (what follows the contrast) when
+        it is a complete edit on its own or an app command after words that ask for nothing; "head"
+        when both sides ask and "then" joins an edit to what follows ("open the mouth, then close the
+        eyes": one edit at a time, the first one first); None to read the whole sentence."""
+        head_asks = self._asks(contrast.head, head)
+        if contrast.after_then and head_asks:
+            both_edits = head["intent"].label == "edit" and self._asks(contrast.request, request) if head else False
+            return "head" if both_edits else None
+        if self._complete_edit(contrast.request, request, antecedent):
+            return "request"
+        app = bool(request) and request["intent"].p >= MIN_INTENT_P and request["intent"].label in APP_COMMANDS + ("save",)
+        return "request" if app and not head_asks else None
+
+    def _asks(self, text: str, reading: dict[str, Reading]) -> bool:
+        """Does `text` alone ask for anything: an app command, a setting or a complete edit (one the
+        rules see too: the model reads "first find the left eye" as a turn of the eyes)?"""
+        if not reading:
+            return rule_intent(prepare(text)).complete
+        label = reading["intent"].label
+        if label in ("none", None) or reading["intent"].p < MIN_INTENT_P:
+            return False
+        return label != "edit" or self._complete_edit(text, reading) and rule_intent(prepare(text)).complete
 
     def _complete_edit(self, text: str, reading: dict[str, Reading], antecedent: str | None = None) -> bool:
         """Does `text` alone ask for a whole edit (the model says edit and an action and part are read;

@@ -59,6 +59,12 @@ def test_misspelt_commands(parser, text, kind):
     ("move 40,30 by 8 pixels down", [(40, 30)], [(40, 38)]),
     ("pull row 12 column 40 to row 20 column 40", [(40, 12)], [(40, 20)]),
     ("shift 50,60 by [4,-2]", [(50, 60)], [(54, 58)]),
+    ("drag x=40, y=50 to x=40, y=60", [(40, 50)], [(40, 60)]),
+    ("with x at seventy and y at eighty, drag that spot to x seventy, y sixty", [(70, 80)], [(70, 60)]),
+    ("from y 50 x 40 to y 44 x 40", [(40, 50)], [(40, 44)]),
+    ("two drags: x 10 y 10 to x 12 y 10, and x 30 y 10 to x 28 y 10", [(10, 10), (30, 10)], [(12, 10), (28, 10)]),
+    ("move point one two eight comma nine six to one two eight comma one one zero full stop", [(128, 96)],
+     [(128, 110)]),
 ])
 def test_coordinates_said_any_way(parser, text, handles, targets):
     cmd = parse(parser, text)
@@ -300,6 +306,62 @@ def test_accuracy_on_commands_written_after_the_parser(parser, path, floor):
     cases = load_cases(path)
     wrong = [c["text"] for c in cases if mismatches(c, parse(parser, c["text"]).to_json())]
     assert 1 - len(wrong) / len(cases) >= floor, f"{len(wrong)} of {len(cases)} wrong"
+
+
+@pytest.mark.parametrize("said, digits", [
+    ("one two eight", "128"), ("one one zero", "110"), ("nine six, forty", "96, 40"),
+    ("drag one two to three four", "drag 1 2 to 3 4"), ("lr point zero zero five", "lr 0.005"),
+    ("two point five", "2.5"), ("set steps to one five zero", "set steps to 150"),
+])
+def test_digits_said_one_by_one_make_one_number(said, digits):
+    assert canonical(said) == digits
+
+
+@pytest.mark.parametrize("word", ["thou", "unto", "pray", "alt", "bro", "weep", "bonnet"])
+def test_english_words_are_never_repaired_into_app_words(word):
+    assert repair_typos(word) == word
+
+
+@pytest.mark.parametrize("text, kind", [("First breathe, then undo :)", "undo"), ("this looks awful. undo", "undo"),
+                                        ("alt+f4", "quit"), ("ok, so, then save it", "save")])
+def test_an_app_command_after_words_that_ask_nothing(parser, text, kind):
+    assert parse(parser, text).command == kind
+
+
+def test_then_keeps_the_first_of_two_requests(parser):
+    cmd = parse(parser, "open the mouth then close the eyes")
+    assert (cmd.action, cmd.part) == ("open", "mouth")
+
+
+def test_the_amount_before_a_request_carries_into_it(parser):
+    cmd = parse(parser, "Wouldn't her face look better a little narrower? Narrow it.")
+    assert (cmd.command, cmd.action, cmd.part, cmd.amount) == ("drag", "narrow", "face", 0.5)
+
+
+@pytest.mark.parametrize("text", ["Who wouldn't want her to smile a little more? Do it.",
+                                  "Isn't her smile too small? make her smile"])
+def test_rhetorical_negations_are_not_refusals(parser, text):
+    cmd = parse(parser, text)
+    assert (cmd.command, cmd.action) == ("drag", "smile")
+
+
+@pytest.mark.parametrize("text, refused", [("Never, ever widen the eyes in this exercise, class.", "widen the eyes"),
+                                           ("never ever open the mouth", "open the mouth"),
+                                           ("Weep not, fair one.", "weep")])
+def test_a_cue_alone_or_after_its_verb_refuses(parser, text, refused):
+    assert split_clauses(canonical(text)).refused[0].startswith(refused)
+    assert parse(parser, text).command == "unknown"
+
+
+def test_the_negation_said_after_the_verb_leaves_the_request(parser):
+    cmd = parse(parser, "Weep not, fair one, let a smile bloom upon your mouth.")
+    assert (cmd.action, cmd.part) == ("smile", "mouth")
+
+
+def test_a_file_name_anywhere_in_a_save_request(parser):
+    cmd = parse(parser, "save it as final_final_v3.png and let me sleep")
+    assert (cmd.command, cmd.path) == ("save", "final_final_v3.png")
+    assert parse(parser, "save w/ the default name").path is None
 
 
 def test_a_decoding_loop_keeps_its_first_sentence():

@@ -107,7 +107,8 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=64, help="of the random generator")
     ap.add_argument("--embedded", action="store_true", help="use the embedded model instead of random weights")
     ap.add_argument("--blocks", type=int, nargs="+", default=[2, 3, 4])
-    ap.add_argument("--lrs", type=float, nargs="+", default=[DragConfig().lr])
+    ap.add_argument("--lrs", type=float, nargs="+", default=None,
+                    help="step sizes to try (default: DragConfig's for the generator's resolution)")
     ap.add_argument("--drags", type=int, default=4)
     ap.add_argument("--latents", type=int, default=2)
     ap.add_argument("--budget", type=int, default=100)
@@ -117,7 +118,8 @@ def main() -> None:
     G = load_generator(default_model_path()).eval().requires_grad_(False) if args.embedded else \
         random_generator(args.resolution, seed=0)
     cases = drags(G.img_resolution, args.drags, seed=1)
-    results = [evaluate(G, b, lr, cases, args.budget, list(range(args.latents))) for b in args.blocks for lr in args.lrs]
+    lrs = args.lrs or [DragConfig().step_size(G.img_resolution)]
+    results = [evaluate(G, b, lr, cases, args.budget, list(range(args.latents))) for b in args.blocks for lr in lrs]
     model = f"embedded {default_model_path().name}" if args.embedded else "random weights"
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "model": model,
                       "resolution": G.img_resolution,

@@ -156,7 +156,8 @@ def per_edit(G: Generator, ws: torch.Tensor, handles, targets, budget: int, offi
                                   "seconds_estimated": round(official_seconds, 2),
                                   "compat_session_seconds": round(off.seconds, 2)},
             "session_defaults": {"status": ses.status, "steps": ses.steps, "final_max_distance": max(ses.distances),
-                                 "seconds": round(ses.seconds, 2), "lr": DragConfig().lr},
+                                 "seconds": round(ses.seconds, 2),
+                                 "lr": DragConfig().step_size(G.img_resolution)},
             "seconds_ratio": round(official_seconds / ses.seconds, 2) if ses.seconds else None}
 
 

@@ -15,6 +15,10 @@ from .errors import DragInputError
 
 OFFICIAL_FEATURE_BLOCK = 5
 SUBPIXEL_MIN_STOP = 0.1
+# Below this resolution a drag takes larger steps against a weaker mask (see `step_size`).
+SMALL_GENERATOR_RESOLUTION = 256
+PAPER_LR, SMALL_LR = 2e-3, 5e-3
+PAPER_LAMBDA_MASK, SMALL_LAMBDA_MASK = 20.0, 2.0
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class DragConfig:
     paper and the official code, and scaled to the generator's resolution.
     """
 
-    lr: float = 2e-3
+    lr: float | None = None  # None = per resolution (`step_size`)
     r1: float = 3.0
     r2: float = 12.0
     min_motion_radius: int = 2
@@ -43,7 +47,7 @@ class DragConfig:
     feature_block: int | None = None
     w_plus: bool = True
     num_optimized_layers: int = 6
-    lambda_mask: float = 20.0
+    lambda_mask: float | None = None  # None = per resolution (`mask_weight`)
     max_steps: int = 300
     linspace_grid: bool = False
     local_features: bool = True
@@ -63,7 +67,7 @@ class DragConfig:
     subpixel: bool = False  # track between pixels and push handles closer than 1 px (small generators)
 
     def __post_init__(self) -> None:
-        if not (self.lr > 0 and math.isfinite(self.lr)):
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise DragInputError(f"the step size (lr) must be a positive number, got {self.lr}")
         if self.r1 <= 0 or self.r2 <= 0:
             raise DragInputError("the radii r1 and r2 must be positive")
@@ -77,7 +81,7 @@ class DragConfig:
             raise DragInputError(f"the stop distance must be at least {self.min_stop_distance:g} pixel"
                                  + (" (closer handles are not pushed; subpixel tracking allows less)"
                                     if not self.subpixel else ""))
-        if self.lambda_mask < 0:
+        if self.lambda_mask is not None and not self.lambda_mask >= 0:
             raise DragInputError("the mask weight lambda_mask must not be negative")
         if self.stall_patience is not None and self.stall_patience < 1:
             raise DragInputError(f"the stall patience must be at least 1 step (or None), got {self.stall_patience}")
@@ -109,7 +113,7 @@ class DragConfig:
         `linspace(0, h, h)` motion-disk grid, feature block 5, lambda 20, no step limit to speak of
         and no stall test."""
         base = cls(lr=1e-3, linspace_grid=True, feature_block=OFFICIAL_FEATURE_BLOCK, max_steps=10_000,
-                   stall_patience=None)
+                   stall_patience=None, lambda_mask=PAPER_LAMBDA_MASK)
         return replace(base, **overrides)
 
     def with_overrides(self, **overrides: Any) -> "DragConfig":
@@ -125,6 +129,25 @@ class DragConfig:
     def from_dict(cls, data: dict[str, Any]) -> "DragConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def step_size(self, resolution: int) -> float:
+        """Adam's step size: `lr` if set, else the paper's 2e-3 from 256 px up and 5e-3 below.
+
+        At 64 px the paper's step with its mask weight (`mask_weight`) holds a masked drag still:
+        on 20 held-out photos (CelebA 9,511-9,530, the 990.3-kimg face model) "make her smile",
+        "open the mouth", "raise the eyebrows" and "close the eyes" moved their measure in 0 of 80
+        edits (55 refused: no pixel changed), and in 48 of 80 with lr 5e-3 and mask weight 2
+        (docs/photos.md)."""
+        if self.lr is not None:
+            return self.lr
+        return PAPER_LR if resolution >= SMALL_GENERATOR_RESOLUTION else SMALL_LR
+
+    def mask_weight(self, resolution: int) -> float:
+        """DragGAN's lambda for the unmasked region: `lambda_mask` if set, else the paper's 20 from
+        256 px up and 2 below (see `step_size`)."""
+        if self.lambda_mask is not None:
+            return self.lambda_mask
+        return PAPER_LAMBDA_MASK if resolution >= SMALL_GENERATOR_RESOLUTION else SMALL_LAMBDA_MASK
 
     def radii(self, resolution: int) -> DragRadii:
         """Pixel radii at this resolution: the official scaling with Python's round (half to even),

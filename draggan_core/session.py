@@ -165,7 +165,7 @@ class DragSession:
                 param = torch.zeros(1, 1, self.G.w_dim, requires_grad=True)
             self._drag = _Drag(handles=list(starts), targets=ts, mask=None if mask is None else np.asarray(mask, bool).copy(),
                                fixed=fixed, label=label, base=base, param=param,
-                               optimizer=torch.optim.Adam([param], lr=cfg.lr), points=list(starts))
+                               optimizer=torch.optim.Adam([param], lr=cfg.step_size(self.height)), points=list(starts))
 
     def _check_points(self, points: Sequence[Point], kind: str) -> list[Point]:
         try:
@@ -266,7 +266,7 @@ class DragSession:
                 loss = sum(motion_loss(p, pt, t, radii.motion, self.config.linspace_grid, self.config.subpixel)
                            for p, pt, t in zip(patches, points, d.targets))
                 if change is not None:
-                    loss = loss + mask_loss(change, d.fixed, self.config.lambda_mask)
+                    loss = loss + mask_loss(change, d.fixed, self.config.mask_weight(self.height))
                 loss_value = float(loss.detach())
                 image = self.render(ws.detach()) if preview else None
                 nonfinite = not math.isfinite(loss_value)
@@ -351,7 +351,7 @@ class DragSession:
         """With lr_decay or backtracking: this update's step size (the official lr stays untouched)."""
         if self.config.lr_decay == 1.0 and self.config.backtrack_tolerance is None:
             return
-        lr = scheduled_lr(self.config.lr, d.steps, self.config.lr_decay) * d.lr_factor
+        lr = scheduled_lr(self.config.step_size(self.height), d.steps, self.config.lr_decay) * d.lr_factor
         for group in d.optimizer.param_groups:
             group["lr"] = lr
 

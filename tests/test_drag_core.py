@@ -170,3 +170,17 @@ def test_config_validation_and_round_trip():
         DragConfig(feature_block=7).block_index(5)
     cfg = DragConfig.official(lr=5e-3)
     assert DragConfig.from_dict(cfg.to_dict()) == cfg and cfg.linspace_grid and cfg.lr == 5e-3
+
+
+def test_step_size_and_mask_weight_follow_the_resolution_unless_set():
+    """The paper's lr 2e-3 and lambda 20 from 256 px up; below, the larger step and weaker mask that
+    let masked drags move at 64 px. The official setting keeps its own at every size."""
+    cfg = DragConfig()
+    assert (cfg.step_size(512), cfg.mask_weight(512)) == (2e-3, 20.0)
+    assert (cfg.step_size(256), cfg.mask_weight(256)) == (2e-3, 20.0)
+    assert (cfg.step_size(64), cfg.mask_weight(64)) == (5e-3, 2.0)
+    assert (DragConfig(lr=1e-2, lambda_mask=7).step_size(64), DragConfig(lambda_mask=7).mask_weight(512)) == (1e-2, 7)
+    official = DragConfig.official()
+    assert (official.step_size(64), official.mask_weight(64)) == (1e-3, 20.0)
+    with pytest.raises(DragInputError, match="mask weight"):
+        DragConfig(lambda_mask=-1)

@@ -97,6 +97,7 @@ def test_indirect_requests_for_app_actions(parser, text, kind):
 
 @pytest.mark.parametrize("text, settings", [
     ("set the number of steps to 120", {"steps": 120}), ("optimise in w plus space", {"space": "w+"}),
+    ("switch the latent space to double u plus", {"space": "w+"}),
     ("use a learning rate of 0.001", {"lr": 0.001}), ("only let the eyes change", {"mask": "eyes"}),
     ("let everything move", {"mask": None}),
 ])

@@ -105,21 +105,33 @@ def _near_number(tokens: list[str], t: int) -> bool:
     return False
 
 
-def _digit_by_digit(flat: list[str], tokens: list[str], first: int, last: int, before: list[str]) -> bool:
+def _beside(tokens: list[str], t: int, step: int) -> int:
+    """The index of the nearest token to tokens[t] that is not a space, going `step` (-1 or 1);
+    -1 or len(tokens) past the ends."""
+    j = t + step
+    while 0 <= j < len(tokens) and tokens[j].isspace():
+        j += step
+    return j
+
+
+def _digit_by_digit(flat: list[str], tokens: list[str], first: int, last: int) -> bool:
     """Digits said one by one make one number, as a dictating user reads "128" out: three or more
     ("one two eight", "one one zero"), or two beside a spoken comma ("one two eight comma nine
     six"). Two alone stay two numbers ("drag one two to three four"), and digits after the "point"
-    of a decimal stay digits ("two point five", "point zero zero five"; not "move point one two
-    eight"). `before`: the two words before the run."""
+    of a decimal stay digits ("two point five", "2 point one two five", "point zero zero five";
+    not "move point one two eight")."""
     if len(flat) < 2 or not all(w in UNITS for w in flat):
         return False
-    if before[-1:] == ["point"] and (flat[0] == "zero" or before[0][:1].isdigit() or before[0] in NUMBER_WORDS):
-        return False
+    prev = _beside(tokens, first, -1)
+    if prev >= 0 and tokens[prev].lower() == "point":
+        number = _beside(tokens, prev, -1)
+        said = tokens[number].lower() if number >= 0 else ""
+        if flat[0] == "zero" or said[:1].isdigit() or said in NUMBER_WORDS:
+            return False
     if len(flat) >= 3:
         return True
-    neighbours = [next((tokens[j] for j in range(first - 1, -1, -1) if not tokens[j].isspace()), ""),
-                  next((tokens[j] for j in range(last + 1, len(tokens)) if not tokens[j].isspace()), "")]
-    return "," in neighbours
+    nxt = _beside(tokens, last, 1)
+    return (prev >= 0 and tokens[prev] == ",") or (nxt < len(tokens) and tokens[nxt] == ",")
 
 
 def _read_run(flat: list[str], digits: bool) -> list[str]:
@@ -168,8 +180,7 @@ def words_to_numbers(text: str) -> str:
             w = run[-1] + 1
             continue
         first, last = words[run[0]][0], words[run[-1]][0]
-        before = [word for _, word in words[max(run[0] - 2, 0):run[0]]]
-        numbers = _read_run(flat, _digit_by_digit(flat, tokens, first, last, before))
+        numbers = _read_run(flat, _digit_by_digit(flat, tokens, first, last))
         if numbers:
             out[first] = " ".join(numbers)
             for t in range(first + 1, last + 1):

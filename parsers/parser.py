@@ -46,8 +46,9 @@ _DOER = {("face", "turn_left"): "head", ("face", "turn_right"): "head", ("face",
          ("face", "frown"): "mouth"}
 # Below this the intent model's answer is a guess: the parser says it did not understand.
 MIN_INTENT_P = 0.5
-# A file name: a directory with a name after it ("results/out.png", "~/faces/a") or a name with an extension.
-_FILE = re.compile(r"^(?:(?:[~\w.-]*[/\\])+\w[\w.-]*|[~\w-][~\w.-]*\.[A-Za-z][A-Za-z0-9]{1,4})$")
+# A file name: a directory with a name after it ("results/out.png", "~/faces/a", "C:\pics\a") or a name
+# with an extension.
+_FILE = re.compile(r"^(?:(?:[A-Za-z]:)?(?:[~\w.-]*[/\\])+\w[\w.-]*|[~\w-][~\w.-]*\.[A-Za-z][A-Za-z0-9]{1,4})$")
 _NOT_PATHS = {"disk", "disc", "file", "a file", "it", "this", "that", "drive", "image", "picture", "result",
               "work", "copy", "version", "edit", "save", "now", "please", "out", "thanks"}
 _NUMBER = re.compile(r"(?<![\w.])\d*\.?\d+(?![\w.])")
@@ -314,7 +315,7 @@ class CommandParser:
         eyes": one edit at a time, the first one first); None to read the whole sentence."""
         head_asks = self._asks(contrast.head, head)
         if contrast.after_then and head_asks:
-            both_edits = head["intent"].label == "edit" and self._asks(contrast.request, request) if head else False
+            both_edits = bool(head) and head["intent"].label == "edit" and self._asks(contrast.request, request)
             return "head" if both_edits else None
         if self._complete_edit(contrast.request, request, antecedent):
             return "request"

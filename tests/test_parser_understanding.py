@@ -11,6 +11,7 @@ from parsers import CommandParser
 from parsers.canonical import canonical
 from parsers.coordinates import looks_like_coordinates, read_coordinates
 from parsers.negation import split_clauses
+from parsers.parser import save_path
 from parsers.subjects import absent_subject
 from parsers.vocabulary import repair_typos
 from tests.parser_labels import DATA, HELDOUT_PATH, load_cases, mismatches
@@ -312,7 +313,7 @@ def test_accuracy_on_commands_written_after_the_parser(parser, path, floor):
 @pytest.mark.parametrize("said, digits", [
     ("one two eight", "128"), ("one one zero", "110"), ("nine six, forty", "96, 40"),
     ("drag one two to three four", "drag 1 2 to 3 4"), ("lr point zero zero five", "lr 0.005"),
-    ("two point five", "2.5"), ("set steps to one five zero", "set steps to 150"),
+    ("two point five", "2.5"), ("2 point one two five", "2.125"), ("set steps to one five zero", "set steps to 150"),
 ])
 def test_digits_said_one_by_one_make_one_number(said, digits):
     assert canonical(said) == digits
@@ -363,6 +364,7 @@ def test_a_file_name_anywhere_in_a_save_request(parser):
     cmd = parse(parser, "save it as final_final_v3.png and let me sleep")
     assert (cmd.command, cmd.path) == ("save", "final_final_v3.png")
     assert parse(parser, "save w/ the default name").path is None
+    assert save_path(r"keep this one as C:\pics\final.png and then stop") == r"C:\pics\final.png"
 
 
 def test_a_decoding_loop_keeps_its_first_sentence():

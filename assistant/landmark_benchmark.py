@@ -7,7 +7,8 @@ subset of 1 or 5), the edited picture is detected again and the mean remaining d
 compared with the distance before the edit. A pair whose source or target has no detected face is
 skipped and counted; with a fallback box the pair is kept and counted as such instead. When the
 detector loses the face in the edited picture, its landmarks are predicted in the source's box and
-the edit counts as one without a face found.
+the edit counts as one without a face found. Each edit also records the detector's floor: how far
+its landmarks stray when the source picture only moves by one pixel, the least MD it can report.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class EditRecord:
     seconds: float
     status: str
     face_found: bool  # the detector found a face in the edited picture
+    floor_px: float  # how far the detector's own landmarks move when the source face moves 1 px (see detector_floor)
 
 
 @dataclass
@@ -110,6 +112,8 @@ class LandmarkBenchmark:
                 "seconds_per_edit": mean([r.seconds for r in rs]),
                 "converged": mean([r.status == "converged" for r in rs]),
                 "face_found": mean([r.face_found for r in rs]),
+                "detector_floor_px": mean([r.floor_px for r in rs]),
+                "floor_ratio": ratio(mean([r.floor_px for r in rs]), base),
                 "paper_no_edit_512": PAPER_NO_EDIT[count], "paper_draggan_512": PAPER_DRAGGAN[count],
                 "paper_ratio": PAPER_DRAGGAN[count] / PAPER_NO_EDIT[count],
             })
@@ -157,27 +161,54 @@ def redetect(detector: Landmarks68, image: np.ndarray, source_box: tuple) -> Fac
     return detector.predict(image, source_box, detected=False)
 
 
+# One-pixel moves of the whole picture: the same face, landmarks that should move by exactly as much.
+FLOOR_SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def shift_image(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """`image` with its content moved by whole pixels (dx right, dy down), edges repeated."""
+    h, w = image.shape[:2]
+    padded = np.pad(image, ((abs(dy), abs(dy)), (abs(dx), abs(dx)), (0, 0)), mode="edge")
+    top, left = abs(dy) - dy, abs(dx) - dx
+    return np.ascontiguousarray(padded[top:top + h, left:left + w])
+
+
+def detector_floor(detector: Landmarks68, image: np.ndarray, face: FaceLandmarks, idx: list[int]) -> float:
+    """The MD the detector itself adds: the mean distance between the landmarks `idx` of `face` and
+    those re-detected on `image` moved 1 px (and moved back), over the four directions. A drag
+    cannot be measured closer than this, however exactly it moves the face."""
+    distances = []
+    for dx, dy in FLOOR_SHIFTS:
+        box = tuple(v + d for v, d in zip(face.box, (dx, dy, dx, dy)))
+        moved = redetect(detector, shift_image(image, dx, dy), box)
+        distances.append(mean_distance(moved.points[idx] - (dx, dy), face.points[idx]))
+    return mean(distances)
+
+
 def drag_pair(G: Generator, pair: FacePair, count: int, config: DragConfig, detector: Landmarks68,
               psi: float) -> EditRecord:
     """One edit: drag the pair's chosen source landmarks onto the target's and measure."""
     idx = landmark_subset(count)
     size = G.img_resolution
     src, tgt = pair.source.points[idx], pair.target.points[idx]
-    session = DragSession(G, G.ws_from_seed(pair.source_seed, psi), config)
+    ws = G.ws_from_seed(pair.source_seed, psi)
+    floor = detector_floor(detector, render_uint8(G, ws), pair.source, idx)
+    session = DragSession(G, ws, config)
     try:
         session.start_drag([tuple(p) for p in clip_to_image(src, size, size)],
                            [tuple(p) for p in clip_to_image(tgt, size, size)], label=f"landmarks x{count}")
     except DragInputError:  # every landmark already within the stop distance: the edit is the source face
         no_edit = mean_distance(src, tgt)
         return EditRecord(source_seed=pair.source_seed, points=count, no_edit_px=no_edit, md_px=no_edit,
-                          tracked_px=no_edit, steps=0, seconds=0.0, status="converged", face_found=True)
+                          tracked_px=no_edit, steps=0, seconds=0.0, status="converged", face_found=True,
+                          floor_px=floor)
     result: DragResult = session.run()
     edited = redetect(detector, to_uint8(session.image())[0], pair.source.box)
     return EditRecord(source_seed=pair.source_seed, points=count, no_edit_px=mean_distance(src, tgt),
                       md_px=mean_distance(edited.points[idx], tgt),
                       tracked_px=mean_distance(np.array(result.points, np.float64), tgt),
                       steps=result.steps, seconds=result.seconds, status=result.status,
-                      face_found=edited.detected)
+                      face_found=edited.detected, floor_px=floor)
 
 
 def run_benchmark(G: Generator, detector: Landmarks68, settings: LandmarkBenchmarkSettings,

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from assistant.cli import main
-from assistant.landmark_benchmark import (BenchmarkError, LandmarkBenchmarkSettings, redetect, run_benchmark)
+from assistant.landmark_benchmark import (BenchmarkError, LandmarkBenchmarkSettings, detector_floor, redetect,
+                                          run_benchmark, shift_image)
 from assistant.landmark_metrics import (clip_to_image, landmark_subset, mean_distance, paper_stop_distance, ratio,
                                         to_paper_pixels)
 from assistant.landmarks68 import FaceLandmarks, fraction_box, largest_box, to_image_pixels
@@ -110,6 +111,40 @@ def test_fallback_box_and_lost_faces(detector):
     assert not edited.detected and edited.box == (10.0, 10.0, 50.0, 50.0) and edited.points.shape == (68, 2)
 
 
+def test_shift_image_moves_content_by_whole_pixels():
+    image = np.arange(5 * 6 * 3, dtype=np.uint8).reshape(5, 6, 3)
+    right = shift_image(image, 1, 0)
+    assert right.shape == image.shape and (right[:, 1:] == image[:, :-1]).all() and (right[:, 0] == image[:, 0]).all()
+    up = shift_image(image, 0, -2)
+    assert (up[:-2] == image[2:]).all() and (up[-1] == image[-1]).all()
+    assert (shift_image(image, 0, 0) == image).all()
+
+
+def test_the_detectors_floor_on_a_64_px_face(detector, astronaut):
+    """dlib's landmarks on a 64-px face move by more than the face when it moves 1 px: that floor is
+    what the benchmark reports beside each ratio. A detector that follows the picture exactly has none."""
+    crop = astronaut[56:186, 157:287]
+    small = np.asarray(Image.fromarray(crop).resize((64, 64), Image.LANCZOS))
+    face = detector.detect(small)
+    floor = detector_floor(detector, small, face, list(range(68)))
+    assert 0.0 < floor < 1.5
+
+    class Exact:
+        """Landmarks at the brightest pixel of the picture, wherever it moves."""
+
+        def detect_box(self, image):
+            return (0.0, 0.0, 8.0, 8.0)
+
+        def predict(self, image, box, detected=False):
+            y, x = np.unravel_index(image[..., 0].argmax(), image.shape[:2])
+            return FaceLandmarks(np.tile([float(x), float(y)], (68, 1)), box, detected)
+
+    dot = np.zeros((16, 16, 3), np.uint8)
+    dot[7, 9] = 255
+    exact = Exact()
+    assert detector_floor(exact, dot, exact.predict(dot, (0, 0, 8, 8)), [0, 5]) == 0.0
+
+
 # ----- the protocol on a tiny generator --------------------------------------------------------------------------
 class StubDetector:
     """Stands in for dlib on a generator that draws no faces: a fixed face shape shifted by the
@@ -141,6 +176,8 @@ def test_protocol_counts_pairs_edits_and_distances():
     rows = {r["points"]: r for r in bench.summary()}
     assert rows[68]["md_512"] == pytest.approx(rows[68]["md_px"] * 16)
     assert rows[68]["md_ratio"] == pytest.approx(rows[68]["md_px"] / rows[68]["no_edit_px"])
+    assert all(r.floor_px >= 0 for r in bench.records)
+    assert rows[1]["floor_ratio"] == pytest.approx(rows[1]["detector_floor_px"] / rows[1]["no_edit_px"])
     assert bench.config.max_steps == 3 and bench.to_json()["pairs"]["used"] == 2
 
 
